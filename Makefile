@@ -1,0 +1,44 @@
+# make repro  -- build the environment, then run the DVC pipeline on the default (synthetic data, cpu profile)
+# make test   -- build the environment, then run the test suite (benchmarks run once, untimed)
+# make bench  -- time the benchmark suite and fail on a >10% median regression against this machine's last run
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: setup repro test bench params lint clean
+
+setup: $(VENV)/.installed
+
+# uv links packages from its cache (a fresh environment in seconds); plain pip is the fallback
+$(VENV)/.installed: pyproject.toml
+	@if command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv >/dev/null 2>&1; then \
+	    UV="$$(command -v uv || echo $(PYTHON) -m uv)"; \
+	    test -x $(BIN)/python || $$UV venv --quiet --python $(PYTHON) $(VENV); \
+	    $$UV pip install --quiet --python $(BIN)/python -e ".[dev]"; \
+	else \
+	    test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	    $(BIN)/python -m pip install --quiet -e ".[dev]"; \
+	fi
+	@touch $@
+
+repro: setup
+	dvc repro
+
+test: setup
+	python -m pytest
+
+bench: setup
+	python -m pytest tests/benchmarks --benchmark-enable --benchmark-only --benchmark-autosave \
+	    $$(python -m harness.bench_baseline) --benchmark-compare-fail=median:10%
+
+params: setup
+	python -m harness.config --output params.yaml
+
+lint: setup
+	ruff check harness stages tests
+
+clean:
+	rm -rf data runs reports/report.html reports/report.md reports/figures reports/audit_table.csv

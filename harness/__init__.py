@@ -1,0 +1,1 @@
+"""repro-harness: re-run a training write-up as a DVC pipeline and audit its claims."""

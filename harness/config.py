@@ -1,0 +1,331 @@
+"""Configuration: Hydra composition into params.yaml, and typed, validated sections.
+
+The Hydra config groups live in ``harness/conf``. ``compose_params`` builds the same text that DVC's
+Hydra integration writes on ``dvc exp run -S ...``; ``make params`` writes it to ``params.yaml``.
+A stage reads ``params.yaml`` with ``load_params`` and turns the sections it uses into frozen
+dataclasses with ``parse_section``; a wrong value stops with a ``ConfigError`` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from harness.errors import ConfigError
+
+CONF_DIR = Path(__file__).parent / "conf"
+PARAMS_FILE = "params.yaml"
+
+
+# --------------------------------------------------------------------------- composition
+def compose_params(overrides: list[str] | None = None) -> str:
+    """Compose the Hydra config with ``overrides`` into params.yaml text, exactly as DVC does."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(str(CONF_DIR), version_base=None):
+        cfg = compose(config_name="config", overrides=list(overrides or []))
+    OmegaConf.resolve(cfg)
+    return OmegaConf.to_yaml(cfg)
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    """Read params.yaml as plain data."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist: run `make params` or `dvc exp run` to compose it")
+    with path.open(encoding="utf-8") as f:
+        params = yaml.safe_load(f)
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path} does not hold a mapping of sections")
+    return params
+
+
+# --------------------------------------------------------------------------- validation
+def positive(**kw: Any) -> Any:
+    return field(metadata={"check": "positive"}, **kw)
+
+
+def nonneg(**kw: Any) -> Any:
+    return field(metadata={"check": "nonneg"}, **kw)
+
+
+def fraction(**kw: Any) -> Any:
+    """A share strictly between 0 and 1."""
+    return field(metadata={"check": "fraction"}, **kw)
+
+
+def unit(**kw: Any) -> Any:
+    """A value in [0, 1]."""
+    return field(metadata={"check": "unit"}, **kw)
+
+
+_CHECKS = {
+    "positive": (lambda v: v > 0, "must be greater than 0"),
+    "nonneg": (lambda v: v >= 0, "must not be negative"),
+    "fraction": (lambda v: 0 < v < 1, "must lie strictly between 0 and 1"),
+    "unit": (lambda v: 0 <= v <= 1, "must lie between 0 and 1"),
+}
+
+
+def _describe(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else json.dumps(value)
+
+
+def _fail(key: str, value: Any, problem: str) -> ConfigError:
+    return ConfigError(f"params.yaml: {key} = {_describe(value)} {problem}")
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; return it (lists become tuples)."""
+    origin = typing.get_origin(tp)
+    if value == "???":
+        raise ConfigError(f"params.yaml: {key} is not set (it is '???'); give it a value")
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(option, value, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise errors[0] if len(errors) == 1 else _fail(key, value, "has the wrong type")
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise _fail(key, value, "is not one of " + ", ".join(map(str, choices)))
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise _fail(key, value, "must be a list")
+        args = typing.get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise _fail(key, value, f"must be a list of {len(args)} values")
+            return tuple(_coerce(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        inner = args[0] if args else Any
+        return tuple(_coerce(inner, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if dataclasses.is_dataclass(tp):
+        return parse_section(tp, value, key)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise _fail(key, value, "must be true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(key, value, "must be a whole number")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _fail(key, value, "must be a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise _fail(key, value, "must be a string")
+        return value
+    raise TypeError(f"unsupported annotation {tp!r} for {key}")
+
+
+def parse_section(cls: type, raw: Any, key: str) -> Any:
+    """Validate the mapping ``raw`` (params.yaml section ``key``) into the dataclass ``cls``."""
+    if not isinstance(raw, dict):
+        raise _fail(key, raw, "must be a mapping of keys")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"params.yaml: {key}.{unknown[0]} is not a known key (known: {', '.join(fields)})"
+        )
+    values = {}
+    for name, f in fields.items():
+        full = f"{key}.{name}"
+        if name not in raw:
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+                continue
+            raise ConfigError(f"params.yaml: {full} is missing")
+        value = _coerce(hints[name], raw[name], full)
+        check = f.metadata.get("check")
+        if check and value is not None:
+            ok, problem = _CHECKS[check]
+            items = value if isinstance(value, tuple) else (value,)
+            if not all(ok(v) for v in items):
+                raise _fail(full, raw[name], problem)
+        values[name] = value
+    obj = cls(**values)
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        validate(key)
+    return obj
+
+
+def load_section(params: dict[str, Any], name: str, cls: type) -> Any:
+    """Validate params[name] into ``cls``; a missing section is named in the error."""
+    if name not in params:
+        raise ConfigError(f"params.yaml has no `{name}` section: re-compose it with `make params`")
+    return parse_section(cls, params[name], name)
+
+
+# --------------------------------------------------------------------------- schemas
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    profile: str
+    seed: int = nonneg()
+    deterministic: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = nonneg(default=0)
+
+
+DataSource = Literal["synthetic", "ucf_crime_frames", "ucf_crime_videos"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    source: DataSource
+    root: str | None
+    classes: tuple[str, ...]
+    normal_class: str
+    image_size: int = positive()
+    frame_every: int = positive()
+    workers: int = nonneg()
+
+    def validate(self, key: str) -> None:
+        if len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
+            raise _fail(f"{key}.classes", list(self.classes), "must name at least two distinct classes")
+        if self.normal_class not in self.classes:
+            raise _fail(f"{key}.normal_class", self.normal_class, "is not one of data.classes")
+        if self.source != "synthetic" and not self.root:
+            raise ConfigError(
+                f"params.yaml: data.root is not set for data.source = {self.source!r}; "
+                f"pass -S data.root=/abs/path/to/the/dataset"
+            )
+
+    def require_root(self) -> Path:
+        """The dataset folder of a real source; it must exist."""
+        root = Path(self.root).expanduser()
+        if not root.is_dir():
+            raise ConfigError(
+                f"params.yaml: data.root = {self.root!r} does not exist or is not a folder; "
+                f"point it at the folder holding Train/ and Test/"
+            )
+        return root
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyntheticConfig:
+    seed: int = nonneg()
+    anomaly_train_videos: int = positive()
+    anomaly_test_videos: int = positive()
+    normal_train_videos: int = positive()
+    normal_test_videos: int = positive()
+    anomaly_frames: tuple[int, int] = positive()
+    normal_frames: tuple[int, int] = positive()
+    short_videos: int = nonneg()
+    short_frames: tuple[int, int] = positive()
+    scene_contrast: float = nonneg()
+    scene_per_frame: bool = False
+    event_strength: float = unit()
+    event_size: int = positive()
+    noise_std: float = nonneg()
+    drift_pixels: int = nonneg()
+    brightness_drift: float = unit()
+    people: int = nonneg()
+
+    def validate(self, key: str) -> None:
+        for name in ("anomaly_frames", "normal_frames", "short_frames"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise _fail(f"{key}.{name}", [low, high], "must be [low, high] with low <= high")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowConfig:
+    sequence_length: int = positive()
+    frame_stride: int = positive()
+    future_steps: int = nonneg()
+    window_step: int = positive()
+
+    @property
+    def span(self) -> int:
+        """PNGs a video needs for one window: the window plus its future target."""
+        return self.sequence_length * self.frame_stride + self.future_steps
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameSplitConfig:
+    train_fraction: float = fraction()
+    seed: int = nonneg()
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoSplitConfig:
+    test_fraction: float = fraction()
+    val_fraction: float = fraction()
+    seed: int = nonneg()
+
+    def validate(self, key: str) -> None:
+        if self.test_fraction + self.val_fraction >= 1:
+            raise _fail(f"{key}.val_fraction", self.val_fraction, "plus test_fraction must stay below 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfficialSplitConfig:
+    val_fraction: float = fraction()
+    seed: int = nonneg()
+
+
+SplitStrategy = Literal["frame", "video", "official"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitsConfig:
+    strategies: tuple[SplitStrategy, ...]
+    frame: FrameSplitConfig
+    video: VideoSplitConfig
+    official: OfficialSplitConfig
+
+    def validate(self, key: str) -> None:
+        if not self.strategies or len(set(self.strategies)) != len(self.strategies):
+            raise _fail(f"{key}.strategies", list(self.strategies), "must list distinct strategies")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeakageConfig:
+    hamming_radius: int = nonneg()
+    shared_frame_thresholds: tuple[int, ...] = positive()
+
+    def validate(self, key: str) -> None:
+        if self.hamming_radius > 16:
+            raise _fail(f"{key}.hamming_radius", self.hamming_radius, "must be at most 16 bits")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m harness.config [overrides...]``: write the composed params (default: params.yaml)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Compose the Hydra config into params.yaml.")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. profile=smoke data.workers=2")
+    parser.add_argument("--output", default=PARAMS_FILE, help="file to write ('-' for stdout)")
+    args = parser.parse_args(argv)
+    text = compose_params(args.overrides)
+    if args.output == "-":
+        print(text, end="")
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Data: sources (synthetic, Kaggle frames, videos), the frame index, windows, clip datasets."""

@@ -1,0 +1,74 @@
+"""Decoding one PNG into the harness's frame format: RGB uint8, image_size x image_size.
+
+The indexer and the training loader both go through ``decode_frame`` so that a frame the prepare
+stage counted as convertible (grey, RGBA, 16-bit, odd size) is converted the same way when it is
+trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+
+def silence_decoder_warnings() -> None:
+    """Stop OpenCV's warnings about corrupt files; the prepare report lists those files instead."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
+class UnusableFrame(Exception):
+    """The file cannot become a frame; the message is the reason shown in the prepare report."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    rgb: np.ndarray  # (size, size, 3) uint8
+    conversions: tuple[str, ...]  # what was done to make it so: grey, alpha, 16bit, resized
+
+
+def decode_png_bytes(data: bytes, image_size: int) -> Decoded:
+    """Decode PNG bytes into an RGB frame, converting what can be converted."""
+    if not data:
+        raise UnusableFrame("empty file")
+    if not data.startswith(PNG_SIGNATURE):
+        raise UnusableFrame("not PNG data")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise UnusableFrame("corrupt PNG (cannot be decoded)")
+    conversions = []
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+        conversions.append("16bit")
+    elif image.dtype != np.uint8:
+        raise UnusableFrame(f"unsupported pixel type {image.dtype}")
+    if image.ndim == 2 or image.shape[2] == 1:
+        image = cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2RGB)
+        conversions.append("grey")
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+        conversions.append("alpha")
+    elif image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    else:
+        raise UnusableFrame(f"unsupported channel count {image.shape[2]}")
+    if image.shape[0] != image_size or image.shape[1] != image_size:
+        image = cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA)
+        conversions.append("resized")
+    return Decoded(np.ascontiguousarray(image), tuple(conversions))
+
+
+def read_frame(path: str, image_size: int) -> np.ndarray:
+    """Read a PNG from disk as an RGB frame (the training loader's path)."""
+    with open(path, "rb") as f:
+        return decode_png_bytes(f.read(), image_size).rgb
+
+
+def write_png(path: str, rgb: np.ndarray) -> None:
+    """Write an RGB uint8 frame as PNG."""
+    if not cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")

@@ -1,0 +1,305 @@
+"""The frame index: one row per usable PNG of a Kaggle-layout folder, with its perceptual hash.
+
+``scan_layout`` lists ``<root>/Train|Test/<Class>/...`` with ``os.scandir`` (no per-file stat) and
+sorts out what can never be a frame (wrong extension, no frame number, unknown class folder).
+``index_frames`` then decodes every candidate on all cores, converts what is convertible (grey, RGBA,
+16-bit, odd size), hashes in vectorised batches, and returns the index with a report of every file
+it skipped and why. Nothing is copied: the index points at the files where they are.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from harness.data.frames import UnusableFrame, decode_png_bytes, silence_decoder_warnings
+from harness.data.layout import OFFICIAL_SPLITS, parse_frame_name
+from harness.data.phash import phash_batch
+from harness.errors import HarnessError
+
+INDEX_COLUMNS = [
+    "path",  # the PNG, as a path usable from the repository root
+    "official_split",  # train | test: the dataset's own Train/Test folders
+    "class_name",
+    "label",  # position of class_name in data.classes
+    "video_id",  # file stem split once from the right on "_"
+    "frame_number",  # the number after that "_" (original video frame)
+    "frame_index",  # position of the frame within its video, sorted by frame_number
+    "phash",  # 64-bit perceptual hash (imagehash.phash bits) of the converted frame
+    "conversions",  # what was done to make it RGB image_size x image_size ("" = nothing)
+    "nested",  # the file sat in a sub-folder of its class folder
+]
+_CHUNK = 512  # files per worker task
+
+
+@dataclass
+class Candidate:
+    path: str
+    official_split: str
+    class_name: str
+    video_id: str
+    frame_number: int
+    nested: bool
+
+
+@dataclass
+class ScanResult:
+    candidates: list[Candidate] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    missing_class_folders: dict[str, list[str]] = field(default_factory=dict)
+    layout_root: str = ""
+
+
+def find_layout_root(root: Path) -> Path:
+    """The folder holding Train/ and/or Test/: ``root`` itself or a single wrapper folder below it."""
+    if not root.is_dir():
+        raise HarnessError(f"data.root = '{root}' does not exist or is not a folder")
+
+    def has_split(folder: Path) -> bool:
+        return any((folder / name).is_dir() for name in OFFICIAL_SPLITS)
+
+    if has_split(root):
+        return root
+    # Kaggle archives often unpack into a wrapper folder (archive/, UCF-Crime/); look two levels down
+    children = [p for p in sorted(root.iterdir()) if p.is_dir()]
+    found = [p for p in children if has_split(p)]
+    if not found:
+        found = [q for p in children for q in sorted(p.iterdir()) if q.is_dir() and has_split(q)]
+    if len(found) == 1:
+        return found[0]
+    raise HarnessError(
+        f"data.root = '{root}' holds no Train/ or Test/ folder (the Kaggle layout is "
+        f"Train|Test/<Class>/<VideoId>_<n>.png); point data.root at the folder that holds them"
+    )
+
+
+def _walk(folder: str) -> Iterable[tuple[str, bool]]:
+    """Yield (path, is_nested) for every file below ``folder``, depth-first, with os.scandir."""
+    stack = [(folder, False)]
+    while stack:
+        current, nested = stack.pop()
+        with os.scandir(current) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=True):
+                    stack.append((entry.path, True))
+                else:
+                    yield entry.path, nested
+
+
+def scan_layout(root: Path, classes: tuple[str, ...], extension: str = ".png") -> ScanResult:
+    """List the candidate frames under ``root``; set aside files that can never be frames."""
+    layout = find_layout_root(root)
+    result = ScanResult(layout_root=str(layout))
+    for folder_name, split in OFFICIAL_SPLITS.items():
+        split_dir = layout / folder_name
+        if not split_dir.is_dir():
+            result.missing_class_folders[folder_name] = list(classes)
+            continue
+        present = set()
+        with os.scandir(split_dir) as entries:
+            entries = sorted(entries, key=lambda e: e.name)
+        for entry in entries:
+            if not entry.is_dir():
+                result.skipped.append({"path": entry.path, "reason": "file outside any class folder"})
+                continue
+            if entry.name not in classes:
+                for path, _ in _walk(entry.path):
+                    result.skipped.append({"path": path, "reason": f"unknown class folder '{entry.name}'"})
+                continue
+            present.add(entry.name)
+            for path, nested in _walk(entry.path):
+                name = os.path.basename(path)
+                if not name.lower().endswith(extension):
+                    result.skipped.append({"path": path, "reason": f"not a {extension} file"})
+                    continue
+                parsed = parse_frame_name(name)
+                if parsed is None:
+                    result.skipped.append({"path": path, "reason": "no frame number in file name"})
+                    continue
+                result.candidates.append(Candidate(path, split, entry.name, parsed[0], parsed[1], nested))
+        missing = [c for c in classes if c not in present]
+        if missing:
+            result.missing_class_folders[folder_name] = missing
+    return result
+
+
+# --------------------------------------------------------------------------- decoding, in workers
+def _init_worker() -> None:
+    silence_decoder_warnings()
+    # libpng writes its complaints straight to stderr; every failure is reported with its reason
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # one process per core; BLAS threads would only contend
+
+
+def _decode_chunk(args: tuple[list[str], int]) -> tuple[np.ndarray, list[str], list[str | None]]:
+    """Decode and hash a chunk of PNGs: (hashes, conversions, reason or None) per file."""
+    paths, image_size = args
+    frames = np.zeros((len(paths), image_size, image_size, 3), np.uint8)
+    conversions: list[str] = []
+    reasons: list[str | None] = []
+    for i, path in enumerate(paths):
+        try:
+            with open(path, "rb") as f:
+                decoded = decode_png_bytes(f.read(), image_size)
+        except UnusableFrame as e:
+            reasons.append(str(e))
+            conversions.append("")
+            continue
+        except OSError as e:
+            reasons.append(f"cannot be read ({e.strerror or e})")
+            conversions.append("")
+            continue
+        frames[i] = decoded.rgb
+        conversions.append(",".join(decoded.conversions))
+        reasons.append(None)
+    return phash_batch(frames), conversions, reasons
+
+
+def decode_and_hash(paths: list[str], image_size: int, workers: int) -> tuple[np.ndarray, list[str], list[str | None]]:
+    """Decode and hash ``paths`` on ``workers`` processes, with a progress bar."""
+    chunks = [(paths[i : i + _CHUNK], image_size) for i in range(0, len(paths), _CHUNK)]
+    hashes, conversions, reasons = [np.zeros(0, np.uint64)], [], []
+    bar = tqdm(total=len(paths), desc="index", unit="frame", unit_scale=True)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+        for h, c, r in pool.map(_decode_chunk, chunks):
+            hashes.append(h)
+            conversions += c
+            reasons += r
+            bar.update(len(c))
+    bar.close()
+    return np.concatenate(hashes), conversions, reasons
+
+
+# --------------------------------------------------------------------------- the index
+@dataclass
+class IndexResult:
+    frames: pd.DataFrame
+    report: dict
+
+
+def index_frames(
+    root: Path,
+    classes: tuple[str, ...],
+    image_size: int,
+    workers: int = 0,
+    relative_to: Path | None = None,
+    skipped_earlier: list[dict[str, str]] | None = None,
+) -> IndexResult:
+    """Index a Kaggle-layout folder. Paths are stored relative to ``relative_to`` when they lie below it.
+
+    ``skipped_earlier`` lists files an earlier step set aside (videos that would not decode); they join
+    the report's list of skipped files.
+    """
+    workers = workers or os.cpu_count() or 1
+    started = time.perf_counter()
+    scan = scan_layout(root, classes)
+    listed = time.perf_counter()
+    paths = [c.path for c in scan.candidates]
+    hashes, conversions, reasons = decode_and_hash(paths, image_size, workers)
+    decoded = time.perf_counter()
+
+    skipped = list(skipped_earlier or []) + list(scan.skipped)
+    keep = []
+    for i, reason in enumerate(reasons):
+        if reason is None:
+            keep.append(i)
+        else:
+            skipped.append({"path": paths[i], "reason": reason})
+    cands = [scan.candidates[i] for i in keep]
+    frames = pd.DataFrame(
+        {
+            "path": [c.path for c in cands],
+            "official_split": [c.official_split for c in cands],
+            "class_name": [c.class_name for c in cands],
+            "video_id": [c.video_id for c in cands],
+            "frame_number": np.array([c.frame_number for c in cands], np.int64),
+            "phash": hashes[keep] if keep else np.zeros(0, np.uint64),
+            "conversions": [conversions[i] for i in keep],
+            "nested": np.array([c.nested for c in cands], bool),
+        }
+    )
+    frames, dropped = _drop_inconsistent(frames)
+    skipped += dropped
+    if frames.empty:
+        raise HarnessError(
+            f"data.root = '{root}' holds no usable frames ({len(skipped)} files skipped; "
+            f"expected Train|Test/<Class>/<VideoId>_<n>.png)"
+        )
+    frames["label"] = frames["class_name"].map({c: i for i, c in enumerate(classes)}).astype(np.int16)
+    frames = frames.sort_values(["official_split", "video_id", "frame_number"], kind="stable", ignore_index=True)
+    frames["frame_index"] = frames.groupby("video_id", sort=False).cumcount().astype(np.int32)
+    if relative_to is not None:
+        frames["path"] = [_relative(p, relative_to) for p in frames["path"]]
+    frames = frames[INDEX_COLUMNS]
+
+    seconds = decoded - listed
+    converted = Counter(c for cs in frames["conversions"] if cs for c in cs.split(","))
+    report = {
+        "root": str(root),
+        "layout_root": scan.layout_root,
+        "frames": int(len(frames)),
+        "videos": int(frames["video_id"].nunique()),
+        "files_listed": len(scan.candidates) + len(scan.skipped),
+        "skipped_count": len(skipped),
+        "skipped_by_reason": dict(Counter(_reason_kind(s["reason"]) for s in skipped)),
+        "converted_count": int((frames["conversions"] != "").sum()),
+        "converted_by_kind": dict(converted),
+        "nested_folder_frames": int(frames["nested"].sum()),
+        "missing_class_folders": scan.missing_class_folders,
+        "frames_by_split_and_class": {
+            split: group["class_name"].value_counts().sort_index().to_dict()
+            for split, group in frames.groupby("official_split")
+        },
+        "videos_by_split_and_class": {
+            split: group.groupby("class_name")["video_id"].nunique().to_dict()
+            for split, group in frames.groupby("official_split")
+        },
+        "timing": {
+            "workers": workers,
+            "listing_seconds": round(listed - started, 3),
+            "decode_and_hash_seconds": round(seconds, 3),
+            "frames_per_second": round(len(paths) / seconds, 1) if seconds > 0 else None,
+        },
+        "skipped": skipped,
+    }
+    return IndexResult(frames, report)
+
+
+def _reason_kind(reason: str) -> str:
+    """Group reasons for the summary: the part before any quoted name or detail."""
+    return reason.split(" '")[0].split(" (")[0]
+
+
+def _relative(path: str, base: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(Path(path).resolve())
+
+
+def _drop_inconsistent(frames: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    """Drop frames whose identity is ambiguous: a video id under two classes or splits, a frame number twice."""
+    dropped = []
+    homes = frames.groupby("video_id")[["official_split", "class_name"]].nunique()
+    ambiguous = set(homes.index[(homes["official_split"] > 1) | (homes["class_name"] > 1)])
+    if ambiguous:
+        mask = frames["video_id"].isin(ambiguous)
+        for path, video in zip(frames.loc[mask, "path"], frames.loc[mask, "video_id"]):
+            dropped.append({"path": path, "reason": f"video id '{video}' appears under more than one class or split"})
+        frames = frames[~mask]
+    dup = frames.duplicated(["video_id", "frame_number"], keep="first")
+    for path in frames.loc[dup, "path"]:
+        dropped.append({"path": path, "reason": "duplicate frame number within its video"})
+    return frames[~dup].reset_index(drop=True), dropped

@@ -1,0 +1,156 @@
+"""Indexing real files: the Kaggle layout, every kind of bad input, and the prepare stage's messages."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import REPO, compose, run, write_rgb_png
+from harness.data.index import index_frames, scan_layout
+from harness.data.layout import parse_frame_name
+from harness.errors import HarnessError
+
+CLASSES = tuple(compose()["data"]["classes"])
+
+
+def frame(seed: int, size=(64, 64)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((4, 4, 3)).astype(np.float32)
+    return (cv2.resize(coarse, (size[1], size[0]), interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(np.uint8)
+
+
+def good_video(root, split, class_name, video, n, start_seed=0):
+    for i in range(n):
+        write_rgb_png(root / split / class_name / f"{video}_{i * 10}.png", frame(start_seed + i))
+
+
+@pytest.fixture
+def messy_root(tmp_path):
+    """A Kaggle-layout folder with one example of every problem the issue lists."""
+    root = tmp_path / "ucf"
+    good_video(root, "Train", "Abuse", "Abuse001_x264", 40)
+    good_video(root, "Train", "NormalVideos", "Normal_Videos001_x264", 40, start_seed=100)
+    good_video(root, "Test", "Abuse", "Abuse002_x264", 3, start_seed=200)
+    cls = root / "Train" / "Abuse"
+    ok, png = cv2.imencode(".png", frame(7))
+    png = png.tobytes()
+    (cls / "Abuse003_x264_0.png").write_bytes(b"")  # empty
+    (cls / "Abuse003_x264_10.png").write_bytes(png[: len(png) // 2])  # truncated
+    corrupt = bytearray(png)
+    corrupt[60:90] = b"\x00" * 30
+    (cls / "Abuse003_x264_20.png").write_bytes(bytes(corrupt))  # CRC-corrupt
+    (cls / "Abuse003_x264_30.png").write_bytes(cv2.imencode(".jpg", frame(8))[1].tobytes())  # JPEG named .png
+    (cls / "notes.txt").write_text("not a frame")
+    (cls / "Thumbs.db").write_bytes(b"\x00\x01")
+    write_rgb_png(cls / "cover.png", frame(9))  # no frame number
+    write_rgb_png(cls / "Abuse004_x264_abc.png", frame(10))  # frame number not a number
+    # convertible frames
+    cv2.imwrite(str(cls / "Abuse005_x264_0.png"), frame(11)[..., 0])  # grey
+    cv2.imwrite(str(cls / "Abuse005_x264_10.png"), np.dstack([frame(12), np.full((64, 64), 255, np.uint8)]))  # RGBA
+    cv2.imwrite(str(cls / "Abuse005_x264_20.png"), frame(13).astype(np.uint16) * 257)  # 16-bit
+    write_rgb_png(cls / "Abuse005_x264_30.png", frame(14, size=(48, 80)))  # odd size
+    write_rgb_png(cls / "Abuse006_x264" / "Abuse006_x264_0.png", frame(15))  # nested folder
+    write_rgb_png(root / "Train" / "Aliens" / "Aliens001_x264_0.png", frame(16))  # unknown class folder
+    write_rgb_png(root / "Train" / "stray_0.png", frame(17))  # outside any class folder
+    return root
+
+
+def test_every_bad_input_is_skipped_with_its_reason(messy_root):
+    result = index_frames(messy_root, CLASSES, 64, workers=2)
+    reasons = {p.split("/")[-1]: r for p, r in ((s["path"], s["reason"]) for s in result.report["skipped"])}
+    assert reasons["Abuse003_x264_0.png"] == "empty file"
+    assert reasons["Abuse003_x264_10.png"].startswith("corrupt PNG")
+    assert reasons["Abuse003_x264_20.png"].startswith("corrupt PNG")
+    assert reasons["Abuse003_x264_30.png"] == "not PNG data"
+    assert reasons["notes.txt"] == "not a .png file"
+    assert reasons["Thumbs.db"] == "not a .png file"
+    assert reasons["cover.png"] == "no frame number in file name"
+    assert reasons["Abuse004_x264_abc.png"] == "no frame number in file name"
+    assert reasons["Aliens001_x264_0.png"] == "unknown class folder 'Aliens'"
+    assert reasons["stray_0.png"] == "file outside any class folder"
+    assert result.report["skipped_count"] == len(reasons) == 10
+    assert result.report["skipped_by_reason"]["corrupt PNG"] == 2
+
+
+def test_convertible_frames_are_converted_and_counted(messy_root):
+    result = index_frames(messy_root, CLASSES, 64, workers=1)
+    frames = result.frames.set_index(result.frames["path"].str.split("/").str[-1])
+    assert frames.loc["Abuse005_x264_0.png", "conversions"] == "grey"
+    assert frames.loc["Abuse005_x264_10.png", "conversions"] == "alpha"
+    assert frames.loc["Abuse005_x264_20.png", "conversions"] == "16bit"
+    assert frames.loc["Abuse005_x264_30.png", "conversions"] == "resized"
+    assert result.report["converted_by_kind"] == {"grey": 1, "alpha": 1, "16bit": 1, "resized": 1}
+    assert result.report["converted_count"] == 4
+    assert bool(frames.loc["Abuse006_x264_0.png", "nested"]) and result.report["nested_folder_frames"] == 1
+
+
+def test_index_rows_identify_video_frame_and_split(messy_root):
+    frames = index_frames(messy_root, CLASSES, 64, workers=2).frames
+    video = frames[frames["video_id"] == "Abuse001_x264"]
+    assert list(video["frame_number"]) == [i * 10 for i in range(40)]
+    assert list(video["frame_index"]) == list(range(40))
+    assert set(video["official_split"]) == {"train"} and set(video["label"]) == {CLASSES.index("Abuse")}
+    assert set(frames.loc[frames["video_id"] == "Abuse002_x264", "official_split"]) == {"test"}
+    assert frames["phash"].dtype == np.uint64
+    # frames sort numerically (0, 10, ..., 100), not as text ("100" < "20")
+    assert video["frame_number"].is_monotonic_increasing
+
+
+def test_missing_class_folders_are_reported(messy_root):
+    report = index_frames(messy_root, CLASSES, 64, workers=1).report
+    assert "Arrest" in report["missing_class_folders"]["Train"]
+    assert "Abuse" not in report["missing_class_folders"]["Train"]
+    assert "NormalVideos" in report["missing_class_folders"]["Test"]
+
+
+def test_frame_names_parse_like_the_writeups_code():
+    assert parse_frame_name("Abuse001_x264_120.png") == ("Abuse001_x264", 120)
+    assert parse_frame_name("Normal_Videos331_x264_71840.png") == ("Normal_Videos331_x264", 71840)
+    assert parse_frame_name("Normal_Videos_003_x264_0.png") == ("Normal_Videos_003_x264", 0)
+    assert parse_frame_name("cover.png") is None
+    assert parse_frame_name("_5.png") is None
+    assert parse_frame_name("x264_.png") is None
+
+
+def test_empty_and_missing_roots_are_one_clear_error(tmp_path):
+    with pytest.raises(HarnessError, match="does not exist"):
+        scan_layout(tmp_path / "missing", CLASSES)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(HarnessError, match="holds no Train/ or Test/ folder"):
+        scan_layout(tmp_path / "empty", CLASSES)
+    (tmp_path / "empty" / "Train" / "Abuse").mkdir(parents=True)
+    (tmp_path / "empty" / "Train" / "Abuse" / "junk.txt").write_text("x")
+    with pytest.raises(HarnessError, match="holds no usable frames"):
+        index_frames(tmp_path / "empty", CLASSES, 64, workers=1)
+
+
+def test_wrapper_folder_is_found(tmp_path):
+    good_video(tmp_path / "archive", "Train", "Abuse", "Abuse001_x264", 2)
+    assert scan_layout(tmp_path, CLASSES).layout_root == str(tmp_path / "archive")
+
+
+def test_prepare_stage_reports_instead_of_tracebacks(messy_root, tmp_path):
+    """The stage on a user's messy folder: a one-line summary, the JSON report, no traceback."""
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        (REPO / "params.yaml").read_text().replace("source: synthetic", "source: ucf_crime_frames")
+        .replace("root: null", f"root: {messy_root}", 1)
+    )
+    out = tmp_path / "prepared"
+    result = run(["python", str(REPO / "stages/prepare.py"), "--params", str(params), "--out", str(out)], cwd=tmp_path)
+    assert "Traceback" not in result.stderr
+    summary_line = [line for line in result.stderr.splitlines() if line.startswith("prepare: indexed")]
+    assert len(summary_line) == 1 and "skipped 10 files, converted 4" in summary_line[0]
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["skipped"]) == 10
+    assert (out / "frames" / "README.txt").exists()  # indexed in place: nothing copied
+
+    params.write_text(params.read_text().replace(f"root: {messy_root}", f"root: {tmp_path / 'nope'}"))
+    failed = run(["python", str(REPO / "stages/prepare.py"), "--params", str(params), "--out", str(out)], cwd=tmp_path,
+                 check=False)
+    assert failed.returncode == 2
+    assert "Traceback" not in failed.stderr
+    assert f"prepare: error: params.yaml: data.root = '{tmp_path / 'nope'}' does not exist" in failed.stderr

@@ -1,0 +1,76 @@
+"""The DVC pipeline end to end, in a temporary copy of the repository, on the smoke profile."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, copy_repo, run
+from test_index import good_video
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke_repo(tmp_path_factory):
+    """A copy of the repository whose params.yaml is the smoke profile, after one `dvc repro`."""
+    repo = copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
+    run(["python", "-m", "harness.config", "profile=smoke"], repo)
+    first = run(["dvc", "repro"], repo, timeout=1800)
+    return repo, first
+
+
+def test_repro_runs_every_stage_and_writes_its_outputs(smoke_repo):
+    repo, first = smoke_repo
+    assert "Running stage 'prepare'" in first.stdout
+    for strategy in ("frame", "video", "official"):
+        assert f"Running stage 'split@{strategy}'" in first.stdout
+        leakage = json.loads((repo / "data/splits" / strategy / "leakage.json").read_text())
+        assert leakage["strategy"] == strategy and leakage["data_source"] == "synthetic"
+    frame = json.loads((repo / "data/splits/frame/leakage.json").read_text())["test"]
+    video = json.loads((repo / "data/splits/video/leakage.json").read_text())["test"]
+    assert frame["windows_sharing_at_least_1_frames"] >= 0.9
+    assert frame["near_duplicate_rate"] > 5 * max(video["near_duplicate_rate"], 0.01)
+    assert (repo / "dvc.lock").is_file()
+
+
+def test_second_repro_runs_nothing(smoke_repo):
+    repo, _ = smoke_repo
+    second = run(["dvc", "repro"], repo)
+    assert "Running stage" not in second.stdout
+    status = run(["dvc", "status"], repo)
+    assert "up to date" in status.stdout
+
+
+def test_metrics_show_reads_the_leakage_metrics(smoke_repo):
+    repo, _ = smoke_repo
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo).stdout)
+    files = next(iter(shown.values()))["data"]
+    assert "data/splits/frame/leakage.json" in files
+    assert "data/prepared/summary.json" in files
+
+
+def test_exp_run_on_real_frames_layout(tmp_path):
+    """`dvc exp run -S profile=smoke -S data=ucf_crime_frames -S data.root=...` indexes a folder in place."""
+    dataset = tmp_path / "UCF-Crime"
+    for v in range(6):
+        good_video(dataset, "Train", "Abuse", f"Abuse{v:03d}_x264", 40, start_seed=100 * v)
+        good_video(dataset, "Train", "NormalVideos", f"Normal_Videos{v:03d}_x264", 44, start_seed=1000 + 100 * v)
+    for v in range(2):
+        good_video(dataset, "Test", "Abuse", f"Abuse{10 + v:03d}_x264", 40, start_seed=5000 + 100 * v)
+        good_video(dataset, "Test", "NormalVideos", f"Normal_Videos_{v:03d}_x264", 40, start_seed=6000 + 100 * v)
+    repo = copy_repo(tmp_path / "repo")
+    result = run(["dvc", "exp", "run", "-S", "profile=smoke", "-S", "data=ucf_crime_frames",
+                  "-S", f"data.root={dataset}", "split@video"], repo, timeout=1800)
+    assert "Running stage 'prepare'" in result.stdout
+    summary = json.loads((repo / "data/prepared/summary.json").read_text())
+    assert summary["data_source"] == "ucf_crime_frames" and summary["frames"] == 6 * 84 + 2 * 80
+    index = pd.read_parquet(repo / "data/prepared/index.parquet")
+    assert index["path"].str.startswith(str(dataset)).all()  # indexed in place, nothing copied
+    assert not any((repo / "data/prepared/frames").rglob("*.png"))
+    params = (repo / "params.yaml").read_text()
+    assert "source: ucf_crime_frames" in params and f"root: {dataset}" in params
+    shutil.rmtree(repo)
