@@ -113,7 +113,7 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 raise _fail(key, value, f"must be a list of {len(args)} values")
-            return tuple(_coerce(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+            return tuple(_coerce(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
         inner = args[0] if args else Any
         return tuple(_coerce(inner, v, f"{key}[{i}]") for i, v in enumerate(value))
     if dataclasses.is_dataclass(tp):

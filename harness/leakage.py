@@ -11,6 +11,8 @@ Per split strategy and evaluation set:
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -25,7 +27,7 @@ _MAX_CANDIDATES = 4_000_000  # candidate pairs checked at once (memory bound: ~1
 def _blocks(radius: int) -> list[tuple[int, int]]:
     """radius + 1 disjoint bit ranges covering 64 bits (pigeonhole: one block matches exactly)."""
     edges = np.linspace(0, 64, radius + 2).round().astype(int)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
 def _block_values(hashes: np.ndarray, lo: int, hi: int) -> np.ndarray:

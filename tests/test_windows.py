@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import frame_table
+
 from harness.config import WindowConfig
 from harness.data.windows import build_windows, frame_rows, shared_frames, target_rows, windows_per_video
 
@@ -46,7 +46,7 @@ def test_short_videos_give_no_window_and_rows_point_into_each_video():
     windows = build_windows(table, WRITEUP)
     assert windows.groupby("video_id").size().to_dict() == {"A_x264": 2, "C_x264": 1}
     rows = frame_rows(windows, WRITEUP)
-    for (_, window), window_rows in zip(windows.iterrows(), rows):
+    for (_, window), window_rows in zip(windows.iterrows(), rows, strict=True):
         assert set(table.loc[window_rows, "video_id"]) == {window["video_id"]}
         assert list(table.loc[window_rows, "frame_index"]) == [window["start"] + 2 * i for i in range(16)]
 

@@ -296,7 +296,7 @@ def _drop_inconsistent(frames: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[st
     ambiguous = set(homes.index[(homes["official_split"] > 1) | (homes["class_name"] > 1)])
     if ambiguous:
         mask = frames["video_id"].isin(ambiguous)
-        for path, video in zip(frames.loc[mask, "path"], frames.loc[mask, "video_id"]):
+        for path, video in zip(frames.loc[mask, "path"], frames.loc[mask, "video_id"], strict=True):
             dropped.append({"path": path, "reason": f"video id '{video}' appears under more than one class or split"})
         frames = frames[~mask]
     dup = frames.duplicated(["video_id", "frame_number"], keep="first")

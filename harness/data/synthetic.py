@@ -98,8 +98,20 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray
 
 
 def _draw_scene(rng: np.random.Generator, size: int, contrast: float) -> np.ndarray:
-    """A static scene: gradient, rectangles (buildings, shelves, cars), texture. Floats in [0, 1]."""
-    a, b = rng.random(3), rng.random(3)
+    """A static scene: gradient, rectangles (buildings, shelves, cars), texture. Floats in [0, 1].
+
+    Colours are drawn around one hue, saturation and brightness per scene: a camera's colour cast
+    (sodium light, daylight, night infrared) is what makes its footage recognisable.
+    """
+    hue, saturation, value = rng.random(), rng.uniform(0.15, 0.9), rng.uniform(0.25, 0.9)
+
+    def colour() -> np.ndarray:
+        h = (hue + rng.normal(0, 0.06)) % 1.0
+        s = float(np.clip(saturation + rng.normal(0, 0.15), 0, 1))
+        v = float(np.clip(value + rng.normal(0, 0.2), 0.05, 1))
+        return np.array(colorsys.hsv_to_rgb(h, s, v), np.float32)
+
+    a, b = colour(), colour()
     angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     t = (np.cos(angle) * xx + np.sin(angle) * yy)[..., None]
@@ -108,9 +120,10 @@ def _draw_scene(rng: np.random.Generator, size: int, contrast: float) -> np.ndar
     for _ in range(int(rng.integers(4, 10))):
         w, h = rng.integers(size // 10, size // 2, size=2)
         x, y = rng.integers(0, size - w), rng.integers(0, size - h)
-        canvas[y : y + h, x : x + w] = rng.random(3)
-    canvas = 0.8 * canvas + 0.2 * _smooth_noise(rng, size, int(rng.integers(4, 9)))
-    return (0.5 + contrast * (canvas - 0.5)).astype(np.float32)
+        canvas[y : y + h, x : x + w] = colour()
+    texture = _smooth_noise(rng, size, int(rng.integers(4, 9))) - 0.5
+    canvas = canvas + 0.25 * texture
+    return np.clip(0.5 + contrast * (canvas - 0.5), 0, 1).astype(np.float32)
 
 
 def _class_style(class_index: int, n_anomalies: int) -> tuple[str, np.ndarray, np.ndarray]:

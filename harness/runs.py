@@ -1,0 +1,118 @@
+"""Assembling one training run from params.yaml, a split manifest and the frame index."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.config import DataConfig, RunConfig, WindowConfig, load_section
+from harness.controls import apply_labels, shuffled_video_labels
+from harness.losses import CrossEntropyLoss, LossConfig, MultiTaskLoss, focal_alpha
+from harness.models import build_model, count_parameters
+from harness.runinfo import resolve_device, seed_everything, set_threads
+from harness.splits import Manifest
+from harness.training import RunSpec, TrainConfig, fingerprint
+
+
+@dataclasses.dataclass
+class RunSetup:
+    spec: RunSpec
+    record: dict[str, Any]  # what the run's summary says about its inputs
+    video_labels: pd.DataFrame | None  # the control's labels, when shuffled
+
+
+def build_run(
+    params: dict[str, Any],
+    model_name: str,
+    manifest: Manifest,
+    manifest_hash: str,
+    index: pd.DataFrame,
+    out_dir: Path,
+    shuffle_labels: bool = False,
+) -> RunSetup:
+    run = load_section(params, "run", RunConfig)
+    data = load_section(params, "data", DataConfig)
+    windows_cfg = load_section(params, "windows", WindowConfig)
+    train = load_section(params, "train", TrainConfig)
+    loss_cfg = load_section(params, "loss", LossConfig)
+    model_params = params["model"][model_name]
+
+    threads = set_threads(run)
+    flags = seed_everything(run.seed, run.deterministic)
+    device = resolve_device(run)
+    n_classes = len(data.classes)
+    model = build_model(model_name, model_params, n_classes)  # after seeding: same seed, same weights
+
+    train_windows = manifest.role("train").reset_index(drop=True)
+    val_windows = manifest.role("val").reset_index(drop=True)
+    video_labels = None
+    if shuffle_labels:
+        video_labels = shuffled_video_labels(manifest.windows, run.seed)
+        train_labels, val_labels = apply_labels(train_windows, video_labels), apply_labels(val_windows, video_labels)
+    else:
+        train_labels = train_windows["label"].to_numpy(np.int64)
+        val_labels = val_windows["label"].to_numpy(np.int64)
+
+    if model_name == "multitask":
+        alpha = focal_alpha(train_labels, n_classes) if loss_cfg.focal_alpha == "sqrt_inverse_frequency" else None
+        loss_fn = MultiTaskLoss(loss_cfg, alpha, data.classes.index(data.normal_class))
+    else:
+        loss_fn = CrossEntropyLoss()
+
+    spec = RunSpec(
+        model_name=model_name, model=model, loss_fn=loss_fn, train=train, seed=run.seed,
+        deterministic=run.deterministic, device=device, paths=index["path"].to_numpy(),
+        train_windows=train_windows, val_windows=val_windows, train_labels=train_labels, val_labels=val_labels,
+        n_classes=n_classes, window_cfg=windows_cfg, image_size=data.image_size, out_dir=out_dir,
+        run_fingerprint=fingerprint(model_name, model_params, train, loss_cfg, windows_cfg, run.seed,
+                                    run.deterministic, manifest_hash, shuffle_labels, data.image_size),
+    )
+    record = {
+        "model": model_name,
+        "strategy": manifest.strategy,
+        "labels": "shuffled across videos" if shuffle_labels else "true",
+        "data_source": data.source,
+        "profile": run.profile,
+        "manifest_hash": manifest_hash,
+        "parameters": count_parameters(model),
+        "backbone": model_params.get("backbone"),
+        "torch_threads": threads,
+        "determinism": flags,
+        "deterministic_mode": run.deterministic,
+    }
+    return RunSetup(spec, record, video_labels)
+
+
+def load_manifest(path: Path) -> tuple[Manifest, dict[str, Any]]:
+    """A manifest written by the split stage, with its metadata (manifest.json beside it)."""
+    from harness.io import read_json
+
+    meta = read_json(path.with_suffix(".json"))
+    return Manifest(meta["strategy"], pd.read_parquet(path), meta["test_set"]), meta
+
+
+def load_trained_model(run_dir: Path, params: dict[str, Any], device) -> tuple[Any, dict[str, Any]]:
+    """The model a train stage left in ``run_dir`` (best checkpoint), rebuilt from params.yaml."""
+    from harness.errors import HarnessError
+    from harness.io import read_json
+    from harness.training import load_checkpoint
+
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise HarnessError(f"{summary_path} does not exist: run the train stage first (dvc repro)")
+    summary = read_json(summary_path)
+    data = load_section(params, "data", DataConfig)
+    model = build_model(summary["model"], params["model"][summary["model"]], len(data.classes))
+    checkpoint = load_checkpoint(run_dir / "checkpoints" / "best.pt", map_location="cpu")
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError:
+        raise HarnessError(
+            f"{run_dir}/checkpoints/best.pt does not fit model.{summary['model']} in params.yaml; "
+            f"retrain with `dvc repro`"
+        ) from None
+    return model.to(device).eval(), summary

@@ -1,0 +1,439 @@
+"""The training loop, with every technique the write-up names.
+
+AdamW; OneCycleLR stepped once per optimizer step; gradient accumulation; gradient clipping at the
+configured norm; mixed precision (fp16 autocast + GradScaler on CUDA, bf16 autocast on CPU, or fp32);
+a WeightedRandomSampler-equivalent draw with 1/sqrt(class count) weights; progressive unfreezing of the
+backbone; early stopping on validation macro-F1; checkpoints (best, last, every N epochs) loaded with
+``weights_only=True``; resume after an interruption; dvclive metrics per epoch; tqdm progress.
+
+Determinism: with ``run.deterministic`` the run is a pure function of its config. Epoch k's windows and
+augmentation come from a generator seeded by (seed, k); the checkpoint carries the torch RNG state;
+so a run killed mid-epoch and resumed from its last checkpoint ends exactly where an uninterrupted
+run does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from harness.config import fraction, nonneg, positive
+from harness.data.dataset import ClipDataset, SeededSampler, sqrt_inverse_frequency_weights
+from harness.errors import ConfigError, HarnessError
+from harness.io import atomic_path
+
+log = logging.getLogger("harness")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    models: tuple[Literal["baseline", "multitask"], ...]
+    epochs: int = positive()
+    batch_size: int = positive()
+    accumulation_steps: int = positive()
+    samples_per_epoch: int | None = positive()
+    max_lr: float = positive()
+    pct_start: float = fraction()
+    div_factor: float = positive()
+    final_div_factor: float = positive()
+    weight_decay: float = nonneg()
+    grad_clip: float = positive()
+    precision: Literal["amp", "fp32"]
+    channels_last: bool
+    input_size: int | None = positive()
+    augment: Literal["writeup", "writeup_without_fog", "none"]
+    cache_frames: bool
+    weighted_sampler: bool
+    early_stopping_patience: int = positive()
+    unfreeze_after_epochs: int = nonneg()
+    checkpoint_every: int = positive()
+    num_workers: int = nonneg()
+    pin_memory: bool
+    prefetch_factor: int = positive()
+    persistent_workers: bool
+    eval_batch_size: int = positive()
+    control_model: Literal["baseline", "multitask"]
+
+
+# --------------------------------------------------------------------------- precision
+@dataclass(frozen=True)
+class Precision:
+    """What ``train.precision`` means on a device."""
+
+    name: str  # fp32 | fp16-amp | bf16-amp
+    dtype: torch.dtype | None  # autocast dtype, None for fp32
+    scaler: bool  # GradScaler (fp16 only)
+    device_type: str
+
+    def autocast(self):
+        if self.dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+
+def resolve_precision(precision: str, device: torch.device) -> Precision:
+    if precision == "fp32":
+        return Precision("fp32", None, False, device.type)
+    if device.type == "cuda":
+        return Precision("fp16-amp", torch.float16, True, "cuda")
+    return Precision("bf16-amp", torch.bfloat16, False, device.type)
+
+
+# --------------------------------------------------------------------------- one epoch of steps
+def move(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+class StepRunner:
+    """Forward, loss, backward with accumulation, then unscale, clip, step, schedule.
+
+    ``run`` must be given a whole number of accumulation groups; each optimizer step sees exactly
+    ``accumulation_steps`` batches, and the loss of each is divided by that number, so two accumulated
+    half-batches give the update of one whole batch (for per-sample losses and batch-independent layers).
+    """
+
+    def __init__(self, model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, scheduler, precision: Precision,
+                 accumulation_steps: int, grad_clip: float, device: torch.device):
+        self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
+        self.precision, self.accumulation, self.grad_clip, self.device = precision, accumulation_steps, grad_clip, device
+        self.scaler = torch.amp.GradScaler(device.type, enabled=precision.scaler)
+
+    def run(self, batches: Iterable[dict[str, torch.Tensor]], progress: tqdm | None = None) -> dict[str, float]:
+        self.model.train()
+        sums: dict[str, float] = {}
+        correct = seen = steps = n_batches = 0
+        grad_norms = []
+        self.optimizer.zero_grad(set_to_none=True)
+        for i, batch in enumerate(batches):
+            batch = move(batch, self.device)
+            with self.precision.autocast():
+                out = self.model(batch["clip"], batch.get("future"))
+                loss, parts = self.loss_fn(out, batch)
+            self.scaler.scale(loss / self.accumulation).backward()
+            for name, value in {"total": loss, **parts}.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+            correct += int((out["logits"].argmax(dim=1) == batch["label"]).sum())
+            seen += len(batch["label"])
+            if (i + 1) % self.accumulation == 0:
+                self.scaler.unscale_(self.optimizer)
+                norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+                grad_norms.append(float(norm))
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scheduler.step()
+                steps += 1
+            n_batches += 1
+            if progress is not None:
+                progress.update(1)
+                progress.set_postfix(loss=f"{loss.item():.3f}")
+        stats = {f"loss/{k}": v / max(n_batches, 1) for k, v in sums.items()}
+        stats["accuracy"] = correct / seen if seen else float("nan")
+        stats["grad_norm"] = float(np.mean(grad_norms)) if grad_norms else float("nan")
+        stats["optimizer_steps"] = steps
+        return stats
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: DataLoader, precision: Precision, device: torch.device,
+            progress: str | None = None) -> dict[str, np.ndarray]:
+    """Class probabilities for every window of ``loader``'s dataset, in dataset order."""
+    model.eval()
+    probs, labels, windows = [], [], []
+    for batch in tqdm(loader, desc=progress, unit="batch", leave=False, disable=progress is None):
+        clip = batch["clip"].to(device, non_blocking=True)
+        with precision.autocast():
+            logits = model(clip)["logits"]
+        probs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        labels.append(batch["label"].numpy())
+        windows.append(batch["window_id"].numpy())
+    return {"probs": np.concatenate(probs), "labels": np.concatenate(labels), "window_id": np.concatenate(windows)}
+
+
+def classification_scores(labels: np.ndarray, probs: np.ndarray, n_classes: int) -> dict[str, float]:
+    predictions = probs.argmax(axis=1)
+    return {
+        "accuracy": float(accuracy_score(labels, predictions)),
+        "macro_f1": float(f1_score(labels, predictions, average="macro", zero_division=0)),
+    }
+
+
+# --------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True``; a damaged file is one clear error."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise HarnessError(f"checkpoint {path} does not exist; run the train stage first") from None
+    except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, zipfile errors...
+        raise HarnessError(
+            f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); delete it to train from scratch"
+        ) from None
+
+
+def fingerprint(*parts: Any) -> str:
+    """A hash of everything that determines a run, to refuse resuming a checkpoint of another config."""
+    text = json.dumps(parts, sort_keys=True, default=lambda o: dataclasses.asdict(o) if dataclasses.is_dataclass(o) else str(o))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- a whole run
+@dataclass
+class RunSpec:
+    """Everything one training run needs, validated by the stage that builds it."""
+
+    model_name: str
+    model: nn.Module
+    loss_fn: Any
+    train: TrainConfig
+    seed: int
+    deterministic: bool
+    device: torch.device
+    paths: np.ndarray  # index paths, by index row
+    train_windows: pd.DataFrame
+    val_windows: pd.DataFrame
+    train_labels: np.ndarray  # the labels trained on (shuffled for the control)
+    val_labels: np.ndarray
+    n_classes: int
+    window_cfg: Any
+    image_size: int
+    out_dir: Path
+    run_fingerprint: str
+
+
+def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
+    backbone = getattr(model, "backbone", None)
+    if backbone is not None:
+        backbone.requires_grad_(trainable)
+
+
+def batches_per_epoch(cfg: TrainConfig, n_train: int) -> int:
+    """Batches per epoch: a whole number of accumulation groups out of ``samples_per_epoch`` draws."""
+    samples = cfg.samples_per_epoch or n_train
+    groups = samples // (cfg.batch_size * cfg.accumulation_steps)
+    if groups == 0:
+        raise ConfigError(
+            f"params.yaml: train.samples_per_epoch = {samples} is less than one optimizer step "
+            f"(batch_size x accumulation_steps = {cfg.batch_size * cfg.accumulation_steps})"
+        )
+    return groups * cfg.accumulation_steps
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over every parameter; frozen ones (progressive unfreezing) have no gradient and are skipped."""
+    return torch.optim.AdamW(model.parameters(), lr=cfg.max_lr / cfg.div_factor, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
+    """OneCycleLR as the write-up configures it, stepped once per optimizer step.
+
+    Starts at max_lr / div_factor, peaks at max_lr after pct_start of the steps, anneals (cosine) to
+    max_lr / div_factor / final_div_factor. Early stopping ends a run wherever the schedule is.
+    """
+    pct_start = cfg.pct_start
+    if abs(pct_start * cfg.epochs * steps_per_epoch - 1.0) < 1e-9:
+        # torch divides by zero when the warm-up is exactly one step long; a hair more keeps the schedule
+        pct_start *= 1 + 1e-6
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=cfg.max_lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, pct_start=pct_start,
+        anneal_strategy="cos", div_factor=cfg.div_factor, final_div_factor=cfg.final_div_factor)
+
+
+def _loader(dataset, cfg: TrainConfig, device: torch.device, batch_size: int, sampler=None) -> DataLoader:
+    kwargs: dict[str, Any] = {
+        "batch_size": batch_size,
+        "sampler": sampler,
+        "shuffle": False,
+        "num_workers": cfg.num_workers,
+        "pin_memory": cfg.pin_memory and device.type == "cuda",
+        # the loader's own generator: creating an iterator must not consume the global RNG
+        "generator": torch.Generator().manual_seed(0),
+    }
+    if cfg.num_workers > 0:
+        kwargs.update(prefetch_factor=cfg.prefetch_factor, persistent_workers=cfg.persistent_workers,
+                      worker_init_fn=_init_loader_worker)
+    return DataLoader(dataset, **kwargs)
+
+
+def _init_loader_worker(_: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _live(out_dir: Path, history: list[dict[str, float]]):
+    """A fresh dvclive folder holding ``history``: on resume the checkpoint's history is the truth."""
+    from dvclive import Live
+
+    live_dir = out_dir / "live"
+    shutil.rmtree(live_dir, ignore_errors=True)
+    live = Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None)
+    for record in history:
+        _log_epoch(live, record)
+    return live
+
+
+_LOGGED = ("train/", "val/", "lr", "grad_norm", "backbone_trainable")
+
+
+def _log_epoch(live, record: dict[str, float]) -> None:
+    for key, value in record.items():
+        if key.startswith(_LOGGED) and isinstance(value, (int, float)) and math.isfinite(value):
+            live.log_metric(key, value)
+    live.next_step()
+
+
+def train_model(spec: RunSpec) -> dict[str, Any]:
+    """Train ``spec.model``; returns the run's summary. Checkpoints and dvclive files go to spec.out_dir."""
+    cfg, device, model = spec.train, spec.device, spec.model
+    ckpt_dir = spec.out_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    precision = resolve_precision(cfg.precision, device)
+    n_batches = batches_per_epoch(cfg, len(spec.train_windows))
+    steps_per_epoch = n_batches // cfg.accumulation_steps
+    input_size = cfg.input_size or spec.image_size
+
+    train_set = ClipDataset(spec.paths, spec.train_windows, spec.window_cfg, spec.image_size, labels=spec.train_labels,
+                            augment=cfg.augment, with_future=True, input_size=input_size,
+                            cache_frames=cfg.cache_frames)
+    val_set = ClipDataset(spec.paths, spec.val_windows, spec.window_cfg, spec.image_size, labels=spec.val_labels,
+                          augment="none", with_future=False, input_size=input_size, cache_frames=cfg.cache_frames)
+    weights = sqrt_inverse_frequency_weights(spec.train_labels, spec.n_classes) if cfg.weighted_sampler else None
+    sampler = SeededSampler(weights, n_batches * cfg.batch_size, spec.seed, size=len(train_set))
+    train_loader = _loader(train_set, cfg, device, cfg.batch_size, sampler)
+    val_loader = _loader(val_set, cfg, device, cfg.eval_batch_size)
+
+    optimizer = make_optimizer(model, cfg)
+    scheduler = make_scheduler(optimizer, cfg, steps_per_epoch)
+    runner = StepRunner(model, spec.loss_fn, optimizer, scheduler, precision, cfg.accumulation_steps, cfg.grad_clip, device)
+
+    state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "stale": 0, "history": []}
+    last = ckpt_dir / "last.pt"
+    resumed_from = None
+    if last.exists():
+        checkpoint = load_checkpoint(last, map_location=device)
+        if checkpoint.get("fingerprint") != spec.run_fingerprint:
+            log.info("checkpoint %s belongs to other settings; training from scratch", last)
+            shutil.rmtree(ckpt_dir)
+            ckpt_dir.mkdir(parents=True)
+        else:
+            model.load_state_dict(checkpoint["model"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            scheduler.load_state_dict(checkpoint["scheduler"])
+            runner.scaler.load_state_dict(checkpoint["scaler"])
+            torch.set_rng_state(checkpoint["rng_cpu"])
+            if device.type == "cuda" and checkpoint.get("rng_cuda") is not None:
+                torch.cuda.set_rng_state_all(checkpoint["rng_cuda"])
+            state = {k: checkpoint[k] for k in state}
+            resumed_from = state["epoch"]
+            log.info("resuming from %s after epoch %d", last, state["epoch"])
+    live = _live(spec.out_dir, state["history"])
+
+    stop_reason = "epochs"
+    if state["stale"] >= cfg.early_stopping_patience:
+        stop_reason = "early_stopping"
+    started = time.perf_counter()
+    epoch = state["epoch"]
+    while epoch < cfg.epochs and stop_reason == "epochs":
+        epoch += 1
+        trainable = epoch > cfg.unfreeze_after_epochs
+        set_backbone_trainable(model, trainable)
+        sampler.set_epoch(epoch)
+        t0 = time.perf_counter()
+        with tqdm(total=n_batches, desc=f"{spec.out_dir.name} epoch {epoch}/{cfg.epochs}", unit="batch", leave=False) as bar:
+            train_stats = runner.run(train_loader, bar)
+        t1 = time.perf_counter()
+        val = predict(model, val_loader, precision, device)
+        val_scores = classification_scores(val["labels"], val["probs"], spec.n_classes)
+        t2 = time.perf_counter()
+        record = {
+            "epoch": epoch,
+            **{f"train/{k}": v for k, v in train_stats.items() if k != "optimizer_steps"},
+            "val/accuracy": val_scores["accuracy"],
+            "val/macro_f1": val_scores["macro_f1"],
+            "lr": scheduler.get_last_lr()[0],
+            "grad_norm": train_stats["grad_norm"],
+            "backbone_trainable": float(trainable),
+            "seconds/train": t1 - t0,
+            "seconds/val": t2 - t1,
+        }
+        state["history"].append(record)
+        improved = val_scores["macro_f1"] > state["best_f1"]
+        if improved:
+            state["best_f1"], state["best_epoch"], state["stale"] = val_scores["macro_f1"], epoch, 0
+        else:
+            state["stale"] += 1
+        state["epoch"] = epoch
+        checkpoint = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": runner.scaler.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+            "fingerprint": spec.run_fingerprint,
+            **state,
+        }
+        if improved:
+            save_checkpoint(ckpt_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch,
+                                                   "val_macro_f1": val_scores["macro_f1"],
+                                                   "fingerprint": spec.run_fingerprint})
+        if epoch % cfg.checkpoint_every == 0:
+            save_checkpoint(ckpt_dir / f"epoch_{epoch:03d}.pt", checkpoint)
+        save_checkpoint(last, checkpoint)
+        _log_epoch(live, record)
+        log.info("epoch %d: loss %.4f, train acc %.3f, val acc %.3f, val macro-F1 %.3f%s (%.1f s)",
+                 epoch, train_stats["loss/total"], train_stats["accuracy"], val_scores["accuracy"],
+                 val_scores["macro_f1"], " *" if improved else "", t2 - t0)
+        if state["stale"] >= cfg.early_stopping_patience:
+            stop_reason = "early_stopping"
+    live.end()
+
+    history = state["history"]
+    return {
+        "model": spec.model_name,
+        "epochs_run": state["epoch"],
+        "epochs_configured": cfg.epochs,
+        "stopped_by": stop_reason,
+        "best_epoch": state["best_epoch"],
+        "best_val_macro_f1": state["best_f1"],
+        "resumed_after_epoch": resumed_from,
+        "precision": precision.name,
+        "device": str(device),
+        "batches_per_epoch": n_batches,
+        "optimizer_steps_per_epoch": steps_per_epoch,
+        "samples_per_epoch": n_batches * cfg.batch_size,
+        "input_size": input_size,
+        "train_windows": len(spec.train_windows),
+        "val_windows": len(spec.val_windows),
+        "seconds_this_session": round(time.perf_counter() - started, 2),
+        "seconds_training_total": round(sum(r["seconds/train"] + r["seconds/val"] for r in history), 2),
+        "seconds_per_epoch": round(float(np.mean([r["seconds/train"] + r["seconds/val"] for r in history])), 3) if history else None,
+        "history": history,
+    }

@@ -1,0 +1,51 @@
+"""DVC stage `train@<model>-<strategy>` (and `control@<strategy>`): train one model on one split.
+
+Writes, under --out: checkpoints/ (best.pt, last.pt, epoch_NNN.pt; kept between runs so an
+interrupted stage resumes), live/ (dvclive metrics and per-epoch plots) and summary.json (epochs,
+early stopping, timings, precision, determinism, environment). With --shuffle-labels (the
+memorisation control) also video_labels.csv: each video's true and shuffled label.
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from harness.cli import run_stage
+from harness.config import load_params
+from harness.io import write_csv, write_json
+from harness.runinfo import environment
+from harness.runs import build_run, load_manifest
+from harness.training import train_model
+
+log = logging.getLogger("harness")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", required=True, choices=["baseline", "multitask"])
+    parser.add_argument("--manifest", type=Path, required=True)
+    parser.add_argument("--index", type=Path, default=Path("data/prepared/index.parquet"))
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--shuffle-labels", action="store_true", help="train the shuffled-label control")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    manifest, meta = load_manifest(args.manifest)
+    index = pd.read_parquet(args.index, columns=["path"])
+    setup = build_run(params, args.model, manifest, meta["content_hash"], index, args.out, args.shuffle_labels)
+    log.info("training %s on the %s split (%d train / %d val windows, %s labels, %s parameters)",
+             args.model, manifest.strategy, len(setup.spec.train_windows), len(setup.spec.val_windows),
+             setup.record["labels"], f"{setup.record['parameters']:,}")
+    summary = train_model(setup.spec)
+    if setup.video_labels is not None:
+        write_csv(args.out / "video_labels.csv", setup.video_labels)
+    write_json(args.out / "summary.json", {**setup.record, **summary, "environment": environment()})
+    log.info("done: %d epochs (%s), best validation macro-F1 %.3f at epoch %d, %.1f s",
+             summary["epochs_run"], summary["stopped_by"], summary["best_val_macro_f1"], summary["best_epoch"],
+             summary["seconds_training_total"])
+
+
+if __name__ == "__main__":
+    run_stage("train", main)

@@ -1,0 +1,243 @@
+"""The training loop: it learns, accumulation is exact, an interrupted run resumes to the same end,
+damaged checkpoints are one clear error, and the CUDA paths run where a GPU is present."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import REPO, compose, env_with_venv, section
+
+from harness.data.windows import build_windows
+from harness.errors import HarnessError
+from harness.losses import CrossEntropyLoss
+from harness.models import build_model
+from harness.runs import build_run
+from harness.splits import make_manifest
+from harness.training import (
+    StepRunner,
+    TrainConfig,
+    load_checkpoint,
+    make_optimizer,
+    make_scheduler,
+    resolve_precision,
+    save_checkpoint,
+    train_model,
+)
+
+CPU = torch.device("cpu")
+
+
+def toy_batches(n_batches: int, batch_size: int, seed: int = 0):
+    """A learnable toy set: each class is a clip of one grey level (plus noise)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_batches):
+        labels = rng.integers(0, 4, batch_size)
+        level = (labels * 60 + 20)[:, None, None, None, None]
+        clip = np.clip(level + rng.normal(0, 10, (batch_size, 4, 3, 16, 16)), 0, 255).astype(np.uint8)
+        yield {"clip": torch.from_numpy(clip), "label": torch.from_numpy(labels), "video": torch.arange(batch_size)}
+
+
+def baseline(n_classes=4, seed=0):
+    torch.manual_seed(seed)
+    return build_model("baseline", {"channels": [8, 16], "norm": "group"}, n_classes)
+
+
+def runner_for(model, cfg: TrainConfig, accumulation: int, steps: int):
+    optimizer = make_optimizer(model, cfg)
+    scheduler = make_scheduler(optimizer, dataclasses.replace(cfg, epochs=1), steps)
+    return StepRunner(model, CrossEntropyLoss(), optimizer, scheduler, resolve_precision("fp32", CPU),
+                      accumulation, cfg.grad_clip, CPU)
+
+
+@pytest.fixture(scope="module")
+def train_cfg():
+    return section(compose("profile=smoke"), "train", TrainConfig)
+
+
+def test_loss_falls_on_a_learnable_toy_set(train_cfg):
+    model = baseline()
+    runner = runner_for(model, dataclasses.replace(train_cfg, max_lr=1e-2), accumulation=1, steps=60)
+    first = runner.run(toy_batches(10, 16, seed=1))
+    for _ in range(4):
+        last = runner.run(toy_batches(10, 16, seed=2))
+    assert last["loss/total"] < 0.5 * first["loss/total"]
+    assert last["accuracy"] > 0.9
+
+
+def test_two_accumulated_halves_equal_one_double_batch(train_cfg):
+    batch = next(toy_batches(1, 8, seed=3))
+    halves = [{k: v[:4] for k, v in batch.items()}, {k: v[4:] for k, v in batch.items()}]
+    a, b = baseline(seed=5), baseline(seed=5)
+    runner_for(a, train_cfg, accumulation=2, steps=1).run(halves)
+    runner_for(b, train_cfg, accumulation=1, steps=1).run([batch])
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)  # float32 summation order
+    untouched = baseline(seed=5)
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), untouched.parameters(), strict=True))
+
+
+def test_gradient_clipping_bounds_the_norm(train_cfg):
+    model = baseline()
+    stats = runner_for(model, dataclasses.replace(train_cfg, grad_clip=1e-3), 1, 5).run(toy_batches(5, 8))
+    assert stats["grad_norm"] > 1e-3  # the norm is logged before clipping
+    assert stats["optimizer_steps"] == 5
+
+
+def test_bf16_autocast_runs_on_cpu(train_cfg):
+    model = build_model("multitask", compose("profile=smoke")["model"]["multitask"], 4)
+    precision = resolve_precision("amp", CPU)
+    assert precision.name == "bf16-amp" and not precision.scaler
+    with precision.autocast():
+        out = model(torch.randint(0, 255, (2, 16, 3, 16, 16), dtype=torch.uint8))
+    assert out["logits"].dtype == torch.bfloat16
+
+
+def test_damaged_checkpoints_are_one_clear_error(tmp_path):
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, {"model": baseline().state_dict(), "epoch": 1})
+    assert load_checkpoint(good)["epoch"] == 1
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:200])
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint at all")
+    for path in (truncated, garbage):
+        with pytest.raises(HarnessError, match=f"checkpoint {path} is corrupt or truncated .*; delete it"):
+            load_checkpoint(path)
+    with pytest.raises(HarnessError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_checkpoints_refuse_pickled_code(tmp_path):
+    """weights_only=True: a checkpoint that would run code on load is refused, not executed."""
+    path = tmp_path / "evil.pt"
+    torch.save({"payload": os.system}, path)
+    with pytest.raises(HarnessError, match="corrupt or truncated"):
+        load_checkpoint(path)
+
+
+# --------------------------------------------------------------------------- whole runs
+def smoke_setup(smoke_dataset, out_dir, **train_overrides):
+    params = copy.deepcopy(smoke_dataset["params"])
+    params["train"].update(train_overrides)
+    windows = build_windows(smoke_dataset["index"], smoke_dataset["windows"])
+    from harness.config import SplitsConfig
+
+    manifest = make_manifest("frame", windows, section(params, "splits", SplitsConfig))
+    return build_run(params, "multitask", manifest, manifest.content_hash, smoke_dataset["index"], out_dir)
+
+
+def test_a_run_is_deterministic_and_records_its_mode(smoke_dataset, tmp_path):
+    first = train_model(smoke_setup(smoke_dataset, tmp_path / "a").spec)
+    second = train_model(smoke_setup(smoke_dataset, tmp_path / "b").spec)
+    strip = lambda h: [{k: v for k, v in r.items() if not k.startswith("seconds")} for r in h]  # noqa: E731
+    assert strip(first["history"]) == strip(second["history"])
+    setup = smoke_setup(smoke_dataset, tmp_path / "c")
+    assert setup.record["determinism"]["deterministic_algorithms"] is True
+    assert setup.record["deterministic_mode"] is True
+    assert (tmp_path / "a" / "checkpoints" / "best.pt").is_file()
+    assert (tmp_path / "a" / "live" / "metrics.json").is_file()
+    assert first["history"][0]["backbone_trainable"] == 0.0 and first["history"][-1]["backbone_trainable"] == 1.0
+
+
+def test_early_stopping_and_epoch_checkpoints(smoke_dataset, tmp_path):
+    summary = train_model(smoke_setup(smoke_dataset, tmp_path, epochs=6, early_stopping_patience=1,
+                                      checkpoint_every=2).spec)
+    if summary["stopped_by"] == "early_stopping":
+        assert summary["epochs_run"] < 6
+        assert summary["epochs_run"] - summary["best_epoch"] == 1
+    else:
+        assert summary["epochs_run"] == 6
+    assert (tmp_path / "checkpoints" / "epoch_002.pt").is_file()
+
+
+def test_other_settings_start_from_scratch(smoke_dataset, tmp_path):
+    train_model(smoke_setup(smoke_dataset, tmp_path, epochs=1).spec)
+    summary = train_model(smoke_setup(smoke_dataset, tmp_path, epochs=1, max_lr=5e-4).spec)
+    assert summary["resumed_after_epoch"] is None
+
+
+@pytest.mark.slow
+def test_killed_mid_run_and_resumed_ends_like_an_uninterrupted_run(tmp_path):
+    """A real SIGKILL mid-run, then the same command again: the final metrics equal a clean run's."""
+    params = tmp_path / "params.yaml"
+    subprocess.run(["python", "-m", "harness.config", "profile=smoke", "train.epochs=4", "train.samples_per_epoch=64",
+                    "--output", str(params)], cwd=REPO, env=env_with_venv(), check=True)
+    data = tmp_path / "data"
+    env = env_with_venv()
+
+    def stage(*args, **kw):
+        return subprocess.Popen(["python", str(REPO / "stages" / args[0]), "--params", str(params), *args[1:]],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+    assert stage("prepare.py", "--out", str(data)).wait() == 0
+    assert stage("split.py", "--strategy", "frame", "--index", str(data / "index.parquet"),
+                 "--out", str(data / "frame")).wait() == 0
+    train = ("train.py", "--model", "multitask", "--manifest", str(data / "frame" / "manifest.parquet"),
+             "--index", str(data / "index.parquet"))
+
+    clean = stage(*train, "--out", str(tmp_path / "clean"))
+    assert clean.wait() == 0, clean.stdout.read()
+
+    victim = stage(*train, "--out", str(tmp_path / "killed"))
+    last = tmp_path / "killed" / "checkpoints" / "last.pt"
+    deadline = time.time() + 300
+    while time.time() < deadline and victim.poll() is None:
+        if last.exists() and load_checkpoint(last)["epoch"] >= 1:
+            victim.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    assert victim.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    killed_at = load_checkpoint(last)["epoch"]
+    assert killed_at < 4 and not (tmp_path / "killed" / "summary.json").exists()
+
+    resumed = stage(*train, "--out", str(tmp_path / "killed"))
+    output = resumed.communicate()[0]
+    assert resumed.returncode == 0, output
+    assert f"resuming from {last} after epoch {killed_at}" in output
+    clean_summary = json.loads((tmp_path / "clean" / "summary.json").read_text())
+    resumed_summary = json.loads((tmp_path / "killed" / "summary.json").read_text())
+    assert resumed_summary["resumed_after_epoch"] == killed_at
+    strip = lambda h: [{k: v for k, v in r.items() if not k.startswith("seconds")} for r in h]  # noqa: E731
+    assert strip(resumed_summary["history"]) == strip(clean_summary["history"])
+    assert resumed_summary["best_val_macro_f1"] == clean_summary["best_val_macro_f1"]
+    # dvclive's record is rebuilt from the checkpoint: one row per epoch, no duplicate from the killed epoch
+    rows = pd.read_csv(tmp_path / "killed" / "live" / "plots" / "metrics" / "val" / "macro_f1.tsv", sep="\t")
+    assert list(rows["step"]) == [0, 1, 2, 3]
+
+
+# --------------------------------------------------------------------------- CUDA
+gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.gpu
+@gpu
+def test_fp16_gradscaler_step_on_cuda(train_cfg):
+    device = torch.device("cuda")
+    precision = resolve_precision("amp", device)
+    assert precision.name == "fp16-amp" and precision.scaler
+    model = build_model("multitask", compose("profile=smoke")["model"]["multitask"], 4).to(device)
+    optimizer = make_optimizer(model, train_cfg)
+    runner = StepRunner(model, CrossEntropyLoss(), optimizer, make_scheduler(optimizer, dataclasses.replace(train_cfg, epochs=1), 4),
+                        precision, 1, 1.0, device)
+    stats = runner.run(toy_batches(4, 8))
+    assert np.isfinite(stats["loss/total"]) and runner.scaler.get_scale() > 0
+    assert runner.scaler.is_enabled()
+
+
+@pytest.mark.gpu
+@gpu
+def test_pinned_memory_loader_on_cuda(smoke_dataset, tmp_path):
+    setup = smoke_setup(smoke_dataset, tmp_path, epochs=1, num_workers=1, pin_memory=True)
+    setup.spec.device = torch.device("cuda")
+    summary = train_model(setup.spec)
+    assert summary["device"] == "cuda" and summary["precision"] == "fp32"
