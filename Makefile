@@ -12,12 +12,13 @@ export DVC_NO_ANALYTICS := 1
 
 setup: $(VENV)/.installed
 
-# uv links packages from its cache (a fresh environment in seconds); plain pip is the fallback
+# uv links packages from its cache (a fresh environment in seconds) and compiles their bytecode once,
+# so that every stage does not recompile torch and timm on import; plain pip is the fallback
 $(VENV)/.installed: pyproject.toml
 	@if command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv >/dev/null 2>&1; then \
 	    UV="$$(command -v uv || echo $(PYTHON) -m uv)"; \
 	    test -x $(BIN)/python || $$UV venv --quiet --python $(PYTHON) $(VENV); \
-	    $$UV pip install --quiet --python $(BIN)/python -e ".[dev]"; \
+	    $$UV pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[dev]"; \
 	else \
 	    test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
 	    $(BIN)/python -m pip install --quiet -e ".[dev]"; \

@@ -1,0 +1,81 @@
+"""The auditor's table: every (model, labels, split strategy) scored side by side, with floors,
+intervals, model-free leakage evidence, and the drop from the write-up's frame split to the
+video-level splits with its interval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.evaluation import EvaluateConfig
+from harness.io import read_json
+from harness.metrics import difference_interval
+
+TABLE_COLUMNS = [
+    "model", "labels", "strategy", "eval_set", "data_source", "windows", "videos",
+    "accuracy", "accuracy_ci_low", "accuracy_ci_high", "majority_class_rate", "accuracy_above_floor",
+    "macro_f1", "macro_f1_ci_low", "macro_f1_ci_high",
+    "video_accuracy", "video_accuracy_ci_low", "video_accuracy_ci_high", "video_majority_class_rate",
+    "videos_shared_with_train", "windows_sharing_at_least_1_frames", "near_duplicate_rate",
+]
+
+
+def load_evaluations(eval_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every evaluation folder: its metrics and its window predictions, by folder name."""
+    out = {}
+    for metrics_path in sorted(eval_dir.glob("*/metrics.json")):
+        folder = metrics_path.parent
+        out[folder.name] = {"metrics": read_json(metrics_path),
+                            "predictions": pd.read_csv(folder / "predictions.csv")}
+    return out
+
+
+def audit(evaluations: dict[str, dict[str, Any]], leakage: dict[str, dict[str, Any]], n_classes: int,
+          cfg: EvaluateConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The table (one row per evaluation) and the DVC metrics (scores by model and strategy, drops)."""
+    rows = []
+    for entry in evaluations.values():
+        m = entry["metrics"]
+        w, v = m["window"], m["video"]
+        test_leakage = leakage.get(m["strategy"], {}).get("test", {})
+        rows.append({
+            "model": m["model"], "labels": m["labels"], "strategy": m["strategy"], "eval_set": m["eval_set"],
+            "data_source": m["data_source"], "windows": w["windows"], "videos": w["videos"],
+            "accuracy": w["accuracy"], "accuracy_ci_low": w["accuracy_ci_low"], "accuracy_ci_high": w["accuracy_ci_high"],
+            "majority_class_rate": w["majority_class_rate"],
+            "accuracy_above_floor": bool(w["accuracy_ci_low"] > w["majority_class_rate"]),
+            "macro_f1": w["macro_f1"], "macro_f1_ci_low": w["macro_f1_ci_low"], "macro_f1_ci_high": w["macro_f1_ci_high"],
+            "video_accuracy": v["accuracy"], "video_accuracy_ci_low": v["accuracy_ci_low"],
+            "video_accuracy_ci_high": v["accuracy_ci_high"], "video_majority_class_rate": v["majority_class_rate"],
+            "videos_shared_with_train": test_leakage.get("videos_shared_with_train"),
+            "windows_sharing_at_least_1_frames": test_leakage.get("windows_sharing_at_least_1_frames"),
+            "near_duplicate_rate": test_leakage.get("near_duplicate_rate"),
+        })
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS).sort_values(["labels", "model", "strategy"], ignore_index=True)
+
+    metrics: dict[str, Any] = {"scores": {}, "drops": {}}
+    for row in table.itertuples():
+        group = "control" if row.labels != "true" else row.model
+        metrics["scores"].setdefault(group, {})[row.strategy] = {
+            k: getattr(row, k) for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "majority_class_rate",
+                                         "macro_f1", "macro_f1_ci_low", "macro_f1_ci_high", "video_accuracy",
+                                         "windows", "videos")
+        }
+        metrics["scores"][group][row.strategy]["accuracy_above_floor"] = row.accuracy_above_floor
+
+    by_key = {(e["metrics"]["model"], e["metrics"]["labels"] != "true", e["metrics"]["strategy"]): e
+              for e in evaluations.values()}
+    for (model, control, strategy), entry in sorted(by_key.items()):
+        if strategy == "frame":
+            continue
+        frame = by_key.get((model, control, "frame"))
+        if frame is None:
+            continue
+        group = "control" if control else model
+        for score in ("accuracy", "macro_f1"):
+            drop = difference_interval(frame["predictions"], entry["predictions"], n_classes, score,
+                                       cfg.bootstrap_resamples, cfg.confidence, cfg.seed)
+            metrics["drops"].setdefault(group, {})[f"frame_minus_{strategy}_{score}"] = drop
+    return table, metrics
