@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 import yaml
-
 from conftest import REPO, compose
+
 from harness.config import (
     DataConfig,
     LeakageConfig,

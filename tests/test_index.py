@@ -7,8 +7,8 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 from conftest import REPO, compose, run, write_rgb_png
+
 from harness.data.index import index_frames, scan_layout
 from harness.data.layout import parse_frame_name
 from harness.errors import HarnessError

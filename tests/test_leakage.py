@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import section
+
 from harness.config import LeakageConfig, SplitsConfig, WindowConfig
 from harness.data.windows import build_windows
 from harness.leakage import evidence, max_shared_frames, near_duplicate_mask, near_duplicate_mask_bruteforce

@@ -7,8 +7,7 @@ import shutil
 
 import pandas as pd
 import pytest
-
-from conftest import REPO, copy_repo, run
+from conftest import copy_repo, run
 from test_index import good_video
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import section
+
 from harness.config import SplitsConfig
 from harness.data.windows import build_windows
 from harness.splits import LeakageGuardError, Manifest, assert_video_disjoint, make_manifest, manifest_hash

@@ -6,8 +6,8 @@ import hashlib
 
 import cv2
 import numpy as np
-
 from conftest import compose, section
+
 from harness.config import DataConfig, SyntheticConfig, WindowConfig
 from harness.data.synthetic import generate, plan_videos
 from harness.data.windows import windows_per_video

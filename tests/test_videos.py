@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from conftest import compose
+
 from harness.data.index import index_frames
 from harness.data.videos import extract_frames
 from harness.errors import HarnessError
