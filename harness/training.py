@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -273,15 +274,11 @@ def _loader(dataset, cfg: TrainConfig, device: torch.device, batch_size: int, sa
         "generator": torch.Generator().manual_seed(0),
     }
     if cfg.num_workers > 0:
-        kwargs.update(prefetch_factor=cfg.prefetch_factor, persistent_workers=cfg.persistent_workers,
-                      worker_init_fn=_init_loader_worker)
+        kwargs.update(prefetch_factor=cfg.prefetch_factor, persistent_workers=cfg.persistent_workers)
+        # one OpenCV thread per worker, set before the fork: cv2.setNumThreads inside a forked worker
+        # deadlocks when the parent has used OpenCV's thread pool
+        cv2.setNumThreads(1)
     return DataLoader(dataset, **kwargs)
-
-
-def _init_loader_worker(_: int) -> None:
-    import cv2
-
-    cv2.setNumThreads(1)
 
 
 def _live(out_dir: Path, history: list[dict[str, float]]):

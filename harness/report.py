@@ -1,0 +1,289 @@
+"""The audit report: gather every metric file, judge every claim, draw the figures, render the templates.
+
+``collect`` reads what the pipeline wrote (tolerating missing pieces: a claim whose metric is missing is
+inconclusive, never silently dropped); ``build_context`` turns it into what the templates show;
+``render`` writes reports/report.html (self-contained: figures embedded as data URIs, print styles) and
+reports/report.md (short enough for a pull-request comment).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from harness.claims import VERDICTS, Claim, judge_all, tally
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
+LIBRARIES = ("torch", "torchvision", "timm", "albumentations", "dvc", "dvclive", "hydra-core", "scikit-learn",
+             "pandas", "numpy", "opencv-python-headless", "jinja2", "matplotlib")
+SYNTHETIC_NOTE = ("This run used the synthetic dataset. It demonstrates the leakage mechanism (a model that "
+                  "memorises per-video scenes scores well when windows of one video sit on both sides of a split); "
+                  "it does not measure UCF-Crime. Accuracy claims about UCF-Crime are not testable on it.")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def paper_model_facts() -> dict[str, Any]:
+    """Parameter count and checkpoint size of the multi-task model at the write-up's dimensions
+    (efficientnet_b0, built here without pretrained weights), measured: the weights alone, and the
+    weights with AdamW's state after one step, serialised with torch.save."""
+    import torch
+
+    from harness.config import compose_params
+    from harness.models import build_model, count_parameters
+
+    params = yaml.safe_load(compose_params(["profile=paper"]))
+    torch.manual_seed(0)
+    model = build_model("multitask", params["model"]["multitask"], len(params["data"]["classes"]))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    out = model(torch.randint(0, 256, (1, 2, 3, 32, 32), dtype=torch.uint8))
+    out["logits"].float().sum().backward()
+    optimizer.step()
+
+    def size(obj: Any) -> float:
+        buffer = io.BytesIO()
+        torch.save(obj, buffer)
+        return round(buffer.tell() / 1e6, 2)
+
+    return {"parameters": count_parameters(model), "backbone": params["model"]["multitask"]["backbone"],
+            "weights_megabytes": size(model.state_dict()),
+            "checkpoint_megabytes": size({"model": model.state_dict(), "optimizer": optimizer.state_dict()})}
+
+
+def collect(root: Path, reports: Path | None = None, model_facts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every metric file of a pipeline run under ``root`` (the repository)."""
+    root = Path(root)
+    reports = Path(reports) if reports else root / "reports"
+    evals = {}
+    for path in sorted((root / "runs" / "eval").glob("*/metrics.json")):
+        entry = {"metrics": _read_json(path)}
+        predictions = path.parent / "predictions.csv"
+        if predictions.is_file():
+            entry["predictions"] = pd.read_csv(predictions, usecols=["actual", "predicted_class"])
+        evals[path.parent.name] = entry
+    train = {}
+    for path in sorted((root / "runs").glob("*/*/summary.json")):
+        if path.parent.parent.name in ("train", "control"):
+            summary = _read_json(path) or {}
+            summary.pop("history", None)
+            train[f"{path.parent.parent.name}/{path.parent.name}"] = summary
+    table = reports / "audit_table.csv"
+    return {
+        "audit": _read_json(reports / "audit.json"),
+        "audit_table": pd.read_csv(table) if table.is_file() else None,
+        "bench": _read_json(root / "runs" / "bench" / "summary.json"),
+        "bench_records": _read_json(root / "runs" / "bench" / "records.json") or [],
+        "prepare": _read_json(root / "data" / "prepared" / "summary.json"),
+        "leakage": {p.parent.name: _read_json(p) for p in sorted((root / "data" / "splits").glob("*/leakage.json"))},
+        "evals": evals,
+        "train": train,
+        "model": {"paper": model_facts if model_facts is not None else paper_model_facts()},
+        "params": yaml.safe_load((root / "params.yaml").read_text()) if (root / "params.yaml").is_file() else {},
+        "environment": environment(root),
+    }
+
+
+def environment(root: Path) -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    lock = {}
+    lock_path = Path(root) / "dvc.lock"
+    if lock_path.is_file():
+        for stage, body in (yaml.safe_load(lock_path.read_text()) or {}).get("stages", {}).items():
+            outs = body.get("outs") or []
+            lock[stage] = ", ".join(f"{Path(o['path']).name}:{(o.get('md5') or '')[:8]}" for o in outs)
+    status = git("status", "--porcelain")
+    return {"git_commit": git("rev-parse", "HEAD"), "git_dirty": bool(status) if status is not None else None,
+            "python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(),
+            "processor": platform.processor(), "cpu_count": __import__("os").cpu_count(), "libraries": versions,
+            "dvc_lock": lock}
+
+
+def bundle_of(collected: dict[str, Any]) -> dict[str, Any]:
+    """The namespaces claims.yaml's metric names point into."""
+    return {"audit": collected.get("audit") or {}, "bench": collected.get("bench") or {},
+            "model": collected.get("model") or {}, "prepare": collected.get("prepare") or {}}
+
+
+def run_context(collected: dict[str, Any]) -> dict[str, Any]:
+    bench_env = (collected.get("bench") or {}).get("environment") or {}
+    source = (collected.get("prepare") or {}).get("data_source") or collected.get("params", {}).get("data", {}).get("source")
+    return {"data_source": source or "unknown", "cuda": bench_env.get("device") == "cuda"}
+
+
+# --------------------------------------------------------------------------- figures
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def figures(collected: dict[str, Any]) -> dict[str, bytes]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out: dict[str, bytes] = {}
+    table = collected.get("audit_table")
+    if table is not None and len(table):
+        groups = [(m, lab) for m, lab in table[["model", "labels"]].drop_duplicates().itertuples(index=False)]
+        strategies = [s for s in ("frame", "video", "official") if s in set(table["strategy"])]
+        fig, ax = plt.subplots(figsize=(7.5, 3.6))
+        width = 0.8 / max(len(strategies), 1)
+        colours = {"frame": "#c0392b", "video": "#2e86c1", "official": "#27ae60"}
+        for j, strategy in enumerate(strategies):
+            for i, (model, labels) in enumerate(groups):
+                row = table[(table.model == model) & (table.labels == labels) & (table.strategy == strategy)]
+                if row.empty:
+                    continue
+                r = row.iloc[0]
+                x = i + (j - (len(strategies) - 1) / 2) * width
+                ax.bar(x, r.accuracy, width * 0.9, color=colours[strategy], label=strategy if i == 0 else None)
+                ax.errorbar(x, r.accuracy, yerr=[[r.accuracy - r.accuracy_ci_low], [r.accuracy_ci_high - r.accuracy]],
+                            color="black", capsize=3, lw=1)
+                ax.hlines(r.majority_class_rate, x - width / 2, x + width / 2, colors="black", linestyles="dotted")
+        ax.set_xticks(range(len(groups)))
+        ax.set_xticklabels([m if lab == "true" else f"{m}\n(shuffled labels)" for m, lab in groups])
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("window accuracy (95% CI)")
+        ax.set_title("Accuracy by split strategy; dotted: majority-class floor")
+        ax.legend(title="split", loc="upper right", fontsize=8)
+        out["accuracy_by_split.png"] = _png(fig)
+        plt.close(fig)
+
+    claims = ((collected.get("bench") or {}).get("claims")) or {}
+    measured = {k: v for k, v in claims.items() if v.get("ratio") is not None}
+    if measured:
+        fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(measured) + 1))
+        names = list(measured)
+        for i, name in enumerate(names):
+            v = measured[name]
+            ax.errorbar(v["ratio"], i, xerr=[[v["ratio"] - v["ci_low"]], [v["ci_high"] - v["ratio"]]], fmt="o",
+                        color="#2e86c1", capsize=3)
+        ax.axvline(1.0, color="grey", lw=1)
+        ax.set_yticks(range(len(names)))
+        ax.set_yticklabels(names, fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel("speed ratio (log scale; >1 faster), 95% CI over interleaved rounds")
+        out["speed_ratios.png"] = _png(fig)
+        plt.close(fig)
+
+    class_names = collected.get("params", {}).get("data", {}).get("classes") or []
+    for name, entry in collected.get("evals", {}).items():
+        predictions = entry.get("predictions")
+        if predictions is None or not name.startswith("multitask-"):
+            continue
+        labels = class_names or sorted(set(predictions["actual"]) | set(predictions["predicted_class"]))
+        matrix = pd.crosstab(predictions["actual"], predictions["predicted_class"]).reindex(
+            index=labels, columns=labels, fill_value=0).to_numpy()
+        fig, ax = plt.subplots(figsize=(4.6, 4.2))
+        ax.imshow(np.log1p(matrix), cmap="Blues")
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels([lab[:8] for lab in labels], rotation=90, fontsize=6)
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels([lab[:10] for lab in labels], fontsize=6)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("actual")
+        ax.set_title(f"{name} (windows; log colour)", fontsize=9)
+        out[f"confusion_{name}.png"] = _png(fig)
+        plt.close(fig)
+    return out
+
+
+# --------------------------------------------------------------------------- context and rendering
+def build_context(collected: dict[str, Any], claims: list[Claim], images: dict[str, bytes]) -> dict[str, Any]:
+    context = run_context(collected)
+    verdicts = judge_all(claims, bundle_of(collected), context)
+    rows = [v.as_dict() for v in verdicts]
+    order = {name: i for i, name in enumerate(VERDICTS)}
+    table = collected.get("audit_table")
+    params = collected.get("params") or {}
+    bench = collected.get("bench") or {}
+    return {
+        "context": context,
+        "synthetic": context["data_source"] == "synthetic",
+        "synthetic_note": SYNTHETIC_NOTE,
+        "profile": params.get("run", {}).get("profile", "unknown"),
+        "verdicts": rows,
+        "verdicts_by_kind": sorted(rows, key=lambda r: (order[r["verdict"]], r["id"])),
+        "counts": tally(verdicts),
+        "audit_rows": table.to_dict("records") if table is not None else [],
+        "drops": ((collected.get("audit") or {}).get("drops")) or {},
+        "leakage": collected.get("leakage") or {},
+        "speed": bench.get("claims") or {},
+        "bench_records": collected.get("bench_records") or [],
+        "bench_env": bench.get("environment") or {},
+        "flops": bench.get("flops") or {},
+        "augment": bench.get("augment") or {},
+        "train": collected.get("train") or {},
+        "model_paper": (collected.get("model") or {}).get("paper") or {},
+        "environment": collected.get("environment") or {},
+        "images": {k: base64.b64encode(v).decode() for k, v in images.items()},
+        "image_names": sorted(images),
+        "params_model": params.get("model", {}),
+        "train_params": params.get("train", {}),
+    }
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}"
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return "n/a"
+        if float(value).is_integer() and abs(value) >= 1000:
+            return f"{value:,.0f}"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
+            return f"{value:.3g}"
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.1f}"
+    return str(value)
+
+
+def environment_for_templates():
+    from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
+                      undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = _fmt
+    env.filters["slug"] = lambda s: "".join(c if c.isalnum() else "-" for c in s.lower())
+    return env
+
+
+def render(context: dict[str, Any]) -> tuple[str, str]:
+    """(html, markdown)."""
+    env = environment_for_templates()
+    html = env.get_template("report.html.j2").render(**context)
+    md_env = environment_for_templates()
+    md_env.autoescape = False
+    markdown = md_env.get_template("report.md.j2").render(**context)
+    return html, markdown
