@@ -409,7 +409,9 @@ def compile_workload(bench: Workbench) -> Result:
                     return len(batch["label"])
             else:
                 step_fn = train_step(runnable, bench.loss(name), fp32, device)
-                step = (lambda step_fn=step_fn: step_fn(batch))
+
+                def step(step_fn=step_fn) -> int:
+                    return step_fn(batch)
             synchronize(device)
             start = time.perf_counter()
             step()  # the first call compiles
