@@ -31,9 +31,13 @@ repro: setup
 test: setup
 	python -m pytest
 
+# baselines live per machine (hostname + GPU); the first run on a machine only saves one
+BENCH_MACHINE := $(shell hostname)-$(shell nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' ' '_' || echo cpu)
+BENCH_STORAGE := .benchmarks/$(BENCH_MACHINE)
 bench: setup
 	python -m pytest tests/benchmarks --benchmark-enable --benchmark-only --benchmark-autosave \
-	    $$(python -m harness.bench_baseline) --benchmark-compare-fail=median:10%
+	    --benchmark-storage=file://$(BENCH_STORAGE) --benchmark-columns=min,median,iqr,ops,rounds \
+	    $$(ls $(BENCH_STORAGE)/*/*.json >/dev/null 2>&1 && echo --benchmark-compare --benchmark-compare-fail=median:10%)
 
 params: setup
 	python -m harness.config --output params.yaml

@@ -1,0 +1,78 @@
+"""Speed regression gates (`make bench`): the workloads of the benchmark stage, timed by pytest-benchmark.
+
+`make test` runs each once with timing disabled (they must work); `make bench` times them, saves a
+baseline per machine and fails on a median regression above 10% against the last one."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from harness.bench import train_step
+from harness.data.transforms import benchmark_albumentations, benchmark_torchvision
+from harness.training import resolve_precision
+
+ROUNDS = {"rounds": 5, "warmup_rounds": 1, "iterations": 1}
+
+
+@pytest.mark.benchmark(group="train-step")
+@pytest.mark.parametrize("precision", ["fp32", "amp"])
+def test_multitask_train_step(benchmark, workbench, precision):
+    resolved = resolve_precision(precision, workbench.device)
+    step = train_step(workbench.model("multitask"), workbench.loss("multitask"), resolved, workbench.device)
+    batch = workbench.random_batch()
+    benchmark.extra_info.update(precision=resolved.name, batch_size=workbench.cfg.batch_size)
+    assert benchmark.pedantic(step, args=(batch,), **ROUNDS) == workbench.cfg.batch_size
+
+
+@pytest.mark.benchmark(group="loader")
+@pytest.mark.parametrize("workers", [0, 1])
+def test_loader_pass(benchmark, workbench, workers):
+    loader = workbench.loader(workers, tuned=workers > 0)
+    batches = workbench.cfg.loader_batches
+
+    def one_pass() -> int:
+        return sum(len(b["label"]) for b in itertools.islice(iter(loader), batches))
+
+    benchmark.extra_info.update(num_workers=workers, augment=workbench.cfg.augment)
+    assert benchmark.pedantic(one_pass, **ROUNDS) == batches * workbench.cfg.batch_size
+
+
+@pytest.mark.benchmark(group="augment")
+@pytest.mark.parametrize("library", ["albumentations", "torchvision"])
+def test_augment_per_image(benchmark, library):
+    image = torch.randint(0, 256, (64, 64, 3), dtype=torch.uint8)
+    if library == "albumentations":
+        transform, sample = benchmark_albumentations(), image.numpy()
+
+        def run():
+            return transform(image=sample)["image"].shape
+    else:
+        transform, sample = benchmark_torchvision(), image.permute(2, 0, 1).contiguous()
+
+        def run():
+            return tuple(transform(sample).permute(1, 2, 0).shape)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert tuple(benchmark.pedantic(run, rounds=5, warmup_rounds=1, iterations=50)) == (64, 64, 3)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.benchmark(group="compile")
+@pytest.mark.parametrize("mode", ["eager", "default"])
+def test_baseline_inference(benchmark, workbench, mode):
+    model = workbench.model("baseline").eval()
+    runnable = model if mode == "eager" else torch.compile(model, mode=mode)
+    clip = workbench.random_batch()["clip"]
+
+    def infer():
+        with torch.inference_mode():
+            return runnable(clip)["logits"].shape
+
+    infer()  # compiles outside the timed rounds
+    assert benchmark.pedantic(infer, **ROUNDS)[0] == len(clip)
