@@ -112,3 +112,27 @@ def frame_table(videos: dict[str, int], split: str = "train", label: int = 0) ->
                          "label": label, "video_id": video, "frame_number": i * 10, "frame_index": i,
                          "phash": np.uint64(0), "conversions": "", "nested": False})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- benchmarks (tests/benchmarks)
+def pytest_benchmark_update_machine_info(config, machine_info):
+    machine_info["torch"] = torch.__version__
+    machine_info["torch_threads"] = torch.get_num_threads()
+    machine_info["cuda"] = torch.version.cuda
+    machine_info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    machine_info["bench_profile"] = os.environ.get("BENCH_PROFILE", "smoke")
+
+
+@pytest.fixture(scope="session")
+def workbench(smoke_dataset):
+    """The pytest-benchmark suite's workloads: the `bench` section of BENCH_PROFILE (default smoke) on the smoke
+    dataset's frames. (A conftest.py in tests/benchmarks would shadow this module's name.)"""
+    from harness.bench import make_workbench
+    from harness.config import SplitsConfig
+    from harness.data.windows import build_windows
+    from harness.splits import make_manifest
+
+    params = compose(f"profile={os.environ.get('BENCH_PROFILE', 'smoke')}")
+    windows = build_windows(smoke_dataset["index"], smoke_dataset["windows"])
+    manifest = make_manifest("frame", windows, parse_section(SplitsConfig, params["splits"], "splits"))
+    return make_workbench(params, smoke_dataset["index"]["path"].to_numpy(), manifest.role("train"))
