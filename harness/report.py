@@ -11,9 +11,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import platform
-import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +21,6 @@ import yaml
 from harness.claims import VERDICTS, Claim, judge_all, tally
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
-LIBRARIES = ("torch", "torchvision", "timm", "albumentations", "dvc", "dvclive", "hydra-core", "scikit-learn",
-             "pandas", "numpy", "opencv-python-headless", "jinja2", "matplotlib")
 SYNTHETIC_NOTE = ("This run used the synthetic dataset. It demonstrates the leakage mechanism (a model that "
                   "memorises per-video scenes scores well when windows of one video sit on both sides of a split); "
                   "it does not measure UCF-Crime. Accuracy claims about UCF-Crime are not testable on it.")
@@ -99,29 +94,18 @@ def collect(root: Path, reports: Path | None = None, model_facts: dict[str, Any]
 
 
 def environment(root: Path) -> dict[str, Any]:
-    def git(*args: str) -> str | None:
-        try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
+    """Where the run came from (runinfo's capture, for the repository at ``root``) and dvc.lock's outputs."""
+    from harness.runinfo import git_state, hardware, library_versions
 
-    versions = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
     lock = {}
     lock_path = Path(root) / "dvc.lock"
     if lock_path.is_file():
         for stage, body in (yaml.safe_load(lock_path.read_text()) or {}).get("stages", {}).items():
             outs = body.get("outs") or []
             lock[stage] = ", ".join(f"{Path(o['path']).name}:{(o.get('md5') or '')[:8]}" for o in outs)
-    status = git("status", "--porcelain")
-    return {"git_commit": git("rev-parse", "HEAD"), "git_dirty": bool(status) if status is not None else None,
-            "python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(),
-            "processor": platform.processor(), "cpu_count": __import__("os").cpu_count(), "libraries": versions,
-            "dvc_lock": lock}
+    git = git_state(Path(root))
+    return {"git_commit": git["commit"], "git_dirty": git["dirty"], "hardware": hardware(),
+            "libraries": library_versions(), "dvc_lock": lock}
 
 
 def bundle_of(collected: dict[str, Any]) -> dict[str, Any]:

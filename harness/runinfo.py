@@ -18,7 +18,7 @@ from harness.errors import ConfigError
 
 _PACKAGES = (
     "torch", "torchvision", "timm", "albumentations", "numpy", "pandas", "scikit-learn",
-    "opencv-python-headless", "dvc", "dvclive", "hydra-core", "pytest-benchmark",
+    "opencv-python-headless", "dvc", "dvclive", "hydra-core", "pytest-benchmark", "jinja2", "matplotlib",
 )
 
 
@@ -67,9 +67,9 @@ def determinism_flags(seed: int | None = None) -> dict[str, Any]:
     }
 
 
-def _git(*args: str) -> str | None:
+def _git(*args: str, cwd: Path | None = None) -> str | None:
     try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, check=True)
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()
@@ -121,9 +121,10 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
-def git_state() -> dict[str, Any]:
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": _git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None}
+def git_state(cwd: Path | None = None) -> dict[str, Any]:
+    """The commit of the repository at ``cwd`` (default: here) and whether tracked files differ from it."""
+    status = _git("status", "--porcelain", "--untracked-files=no", cwd=cwd)
+    return {"commit": _git("rev-parse", "HEAD", cwd=cwd), "dirty": bool(status) if status is not None else None}
 
 
 def environment() -> dict[str, Any]:
