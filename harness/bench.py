@@ -176,12 +176,8 @@ class Workbench:
                               with_future=with_future, input_size=self.input_size, cache_frames=False)
         kwargs: dict[str, Any] = {"batch_size": self.cfg.batch_size, "shuffle": True, "num_workers": workers,
                                   "generator": torch.Generator().manual_seed(self.cfg.seed), "drop_last": True}
-        if workers:
-            # one OpenCV thread, set in the parent: calling cv2.setNumThreads in a forked worker after the
-            # parent used OpenCV's thread pool deadlocks (observed here); torch gives workers one thread
-            cv2.setNumThreads(1)
-            if tuned:
-                kwargs.update(prefetch_factor=self.cfg.loader_prefetch_factor, persistent_workers=True)
+        if workers and tuned:
+            kwargs.update(prefetch_factor=self.cfg.loader_prefetch_factor, persistent_workers=True)
         kwargs["pin_memory"] = tuned and self.device.type == "cuda"
         return DataLoader(dataset, **kwargs)
 
@@ -289,10 +285,9 @@ def loader_workload(bench: Workbench) -> Result:
         f"workers_{cfg.loader_workers}": (cfg.loader_workers, False),
         f"workers_{cfg.loader_workers}_tuned": (cfg.loader_workers, True),
     }
-    arms, extra, keep = {}, {}, []
+    arms, extra = {}, {}
     for arm, (workers, tuned) in settings.items():
         loader = bench.loader(workers, tuned)
-        keep.append(loader)
 
         def one_pass(loader=loader) -> int:
             # a fresh iterator each step: non-persistent workers pay their start-up, persistent ones do not

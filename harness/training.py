@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -275,9 +274,6 @@ def _loader(dataset, cfg: TrainConfig, device: torch.device, batch_size: int, sa
     }
     if cfg.num_workers > 0:
         kwargs.update(prefetch_factor=cfg.prefetch_factor, persistent_workers=cfg.persistent_workers)
-        # one OpenCV thread per worker, set before the fork: cv2.setNumThreads inside a forked worker
-        # deadlocks when the parent has used OpenCV's thread pool
-        cv2.setNumThreads(1)
     return DataLoader(dataset, **kwargs)
 
 

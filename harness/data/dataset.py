@@ -40,6 +40,9 @@ class ClipDataset(Dataset):
         input_size: int | None = None,
         cache_frames: bool = False,
     ):
+        # one OpenCV thread in this process and in the loader workers forked from it: frames are small,
+        # and cv2.setNumThreads inside a forked worker deadlocks once the parent has used OpenCV's pool
+        cv2.setNumThreads(1)
         self.paths = np.asarray(paths, dtype=object)
         self.first_row = windows["first_row"].to_numpy(np.int64)
         self.labels = np.asarray(windows["label"] if labels is None else labels, np.int64)
