@@ -31,8 +31,9 @@ def resolve_device(run: RunConfig) -> torch.device:
     return torch.device("cuda")
 
 
-def set_threads(run: RunConfig) -> int:
-    threads = run.threads or os.cpu_count() or 1
+def set_threads(run: RunConfig, processes: int = 1) -> int:
+    """torch's intra-op threads: ``run.threads``, or the machine's cores shared among ``processes``."""
+    threads = run.threads or max(1, (os.cpu_count() or 1) // processes)
     torch.set_num_threads(threads)
     return threads
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness import distributed
 from harness.config import DataConfig, RunConfig, WindowConfig, load_section
 from harness.controls import apply_labels, shuffled_video_labels
 from harness.losses import CrossEntropyLoss, LossConfig, MultiTaskLoss, focal_alpha
@@ -41,9 +42,9 @@ def build_run(
     loss_cfg = load_section(params, "loss", LossConfig)
     model_params = params["model"][model_name]
 
-    threads = set_threads(run)
+    ranks, device = distributed.init(train.dist_backend, resolve_device(run))
+    threads = set_threads(run, ranks.local_world_size)
     flags = seed_everything(run.seed, run.deterministic)
-    device = resolve_device(run)
     n_classes = len(data.classes)
     model = build_model(model_name, model_params, n_classes)  # after seeding: same seed, same weights
 
@@ -69,7 +70,9 @@ def build_run(
         train_windows=train_windows, val_windows=val_windows, train_labels=train_labels, val_labels=val_labels,
         n_classes=n_classes, window_cfg=windows_cfg, image_size=data.image_size, out_dir=out_dir,
         run_fingerprint=fingerprint(model_name, model_params, train, loss_cfg, windows_cfg, run.seed,
-                                    run.deterministic, manifest_hash, shuffle_labels, data.image_size),
+                                    run.deterministic, manifest_hash, shuffle_labels, data.image_size,
+                                    ranks.world_size),
+        ranks=ranks,
     )
     record = {
         "model": model_name,

@@ -6,6 +6,15 @@ a WeightedRandomSampler-equivalent draw with 1/sqrt(class count) weights; progre
 backbone; early stopping on validation macro-F1; checkpoints (best, last, every N epochs) loaded with
 ``weights_only=True``; resume after an interruption; dvclive metrics per epoch; tqdm progress.
 
+Data parallel (``train.nproc_per_node`` > 1, see harness.distributed): ``batch_size`` is per process, so
+the global batch is batch_size x accumulation_steps x world size and an epoch has that many fewer
+optimizer steps. Every rank draws the same epoch from the sampler and takes every world_size-th window,
+so global batch k holds the same windows (and augmentation seeds) as batch k of one process with the
+whole global batch. Gradients are averaged by DDP (synchronised once per accumulation group), training
+statistics are summed across ranks, validation is sharded and gathered, rank 0 alone decides early
+stopping (broadcast to all) and writes checkpoints and dvclive files; each rank's RNG state is kept in
+the checkpoint for resume.
+
 Determinism: with ``run.deterministic`` the run is a pure function of its config. Epoch k's windows and
 augmentation come from a generator seeded by (seed, k); the checkpoint carries the torch RNG state;
 so a run killed mid-epoch and resumed from its last checkpoint ends exactly where an uninterrupted
@@ -32,11 +41,13 @@ import pandas as pd
 import torch
 from sklearn.metrics import accuracy_score, f1_score
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from harness.config import fraction, nonneg, positive
 from harness.data.dataset import ClipDataset, SeededSampler, sqrt_inverse_frequency_weights
+from harness.distributed import SINGLE, Ranks, barrier, broadcast, gather, sum_across
 from harness.errors import ConfigError, HarnessError
 from harness.io import atomic_path
 
@@ -71,6 +82,8 @@ class TrainConfig:
     persistent_workers: bool
     eval_batch_size: int = positive()
     control_model: Literal["baseline", "multitask"]
+    nproc_per_node: int = positive(default=1)
+    dist_backend: Literal["auto", "gloo", "nccl"] = "auto"
 
 
 # --------------------------------------------------------------------------- precision
@@ -111,10 +124,17 @@ class StepRunner:
     """
 
     def __init__(self, model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, scheduler, precision: Precision,
-                 accumulation_steps: int, grad_clip: float, device: torch.device):
+                 accumulation_steps: int, grad_clip: float, device: torch.device, ranks: Ranks = SINGLE):
         self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
         self.precision, self.accumulation, self.grad_clip, self.device = precision, accumulation_steps, grad_clip, device
+        self.ranks = ranks
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision.scaler)
+
+    def _sync(self, last_of_group: bool):
+        """DDP all-reduces gradients on the last batch of an accumulation group only."""
+        if isinstance(self.model, DistributedDataParallel) and not last_of_group:
+            return self.model.no_sync()
+        return nullcontext()
 
     def run(self, batches: Iterable[dict[str, torch.Tensor]], progress: tqdm | None = None) -> dict[str, float]:
         self.model.train()
@@ -124,10 +144,11 @@ class StepRunner:
         self.optimizer.zero_grad(set_to_none=True)
         for i, batch in enumerate(batches):
             batch = move(batch, self.device)
-            with self.precision.autocast():
-                out = self.model(batch["clip"], batch.get("future"))
-                loss, parts = self.loss_fn(out, batch)
-            self.scaler.scale(loss / self.accumulation).backward()
+            with self._sync((i + 1) % self.accumulation == 0):
+                with self.precision.autocast():
+                    out = self.model(batch["clip"], batch.get("future"))
+                    loss, parts = self.loss_fn(out, batch)
+                self.scaler.scale(loss / self.accumulation).backward()
             for name, value in {"total": loss, **parts}.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
             correct += int((out["logits"].argmax(dim=1) == batch["label"]).sum())
@@ -145,9 +166,14 @@ class StepRunner:
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{loss.item():.3f}")
-        stats = {f"loss/{k}": v / max(n_batches, 1) for k, v in sums.items()}
-        stats["accuracy"] = correct / seen if seen else float("nan")
-        stats["grad_norm"] = float(np.mean(grad_norms)) if grad_norms else float("nan")
+        totals = sum_across(self.ranks, {**{f"loss/{k}": v for k, v in sums.items()}, "correct": correct,
+                                         "seen": seen, "batches": n_batches, "grad_norms": sum(grad_norms),
+                                         "steps": steps})
+        n_batches, seen = max(totals.pop("batches"), 1), totals.pop("seen")
+        stats = {k: v / n_batches for k, v in totals.items() if k.startswith("loss/")}
+        stats["accuracy"] = totals["correct"] / seen if seen else float("nan")
+        # every rank clips the same all-reduced gradients, so the norm is the mean over ranks too
+        stats["grad_norm"] = totals["grad_norms"] / totals["steps"] if totals["steps"] else float("nan")
         stats["optimizer_steps"] = steps
         return stats
 
@@ -166,6 +192,20 @@ def predict(model: nn.Module, loader: DataLoader, precision: Precision, device: 
         labels.append(batch["label"].numpy())
         windows.append(batch["window_id"].numpy())
     return {"probs": np.concatenate(probs), "labels": np.concatenate(labels), "window_id": np.concatenate(windows)}
+
+
+def predict_sharded(model: nn.Module, dataset, cfg: TrainConfig, precision: Precision, device: torch.device,
+                    ranks: Ranks) -> dict[str, np.ndarray]:
+    """``predict`` over ``dataset``, each rank scoring every world_size-th window; all of it on every rank."""
+    if not ranks.enabled:
+        return predict(model, _loader(dataset, cfg, device, cfg.eval_batch_size), precision, device)
+    shard = Subset(dataset, range(ranks.rank, len(dataset), ranks.world_size))
+    parts = gather(ranks, predict(model, _loader(shard, cfg, device, cfg.eval_batch_size), precision, device)
+                   if len(shard) else None)
+    parts = [p for p in parts if p is not None]
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    order = np.argsort(merged["window_id"], kind="stable")
+    return {k: v[order] for k, v in merged.items()}
 
 
 def classification_scores(labels: np.ndarray, probs: np.ndarray, n_classes: int) -> dict[str, float]:
@@ -222,6 +262,7 @@ class RunSpec:
     image_size: int
     out_dir: Path
     run_fingerprint: str
+    ranks: Ranks = SINGLE
 
 
 def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
@@ -230,14 +271,15 @@ def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
         backbone.requires_grad_(trainable)
 
 
-def batches_per_epoch(cfg: TrainConfig, n_train: int) -> int:
-    """Batches per epoch: a whole number of accumulation groups out of ``samples_per_epoch`` draws."""
+def batches_per_epoch(cfg: TrainConfig, n_train: int, world_size: int = 1) -> int:
+    """Batches per epoch and process: whole accumulation groups of global batches out of ``samples_per_epoch``."""
     samples = cfg.samples_per_epoch or n_train
-    groups = samples // (cfg.batch_size * cfg.accumulation_steps)
+    global_step = cfg.batch_size * cfg.accumulation_steps * world_size
+    groups = samples // global_step
     if groups == 0:
         raise ConfigError(
             f"params.yaml: train.samples_per_epoch = {samples} is less than one optimizer step "
-            f"(batch_size x accumulation_steps = {cfg.batch_size * cfg.accumulation_steps})"
+            f"(batch_size x accumulation_steps x processes = {global_step})"
         )
     return groups * cfg.accumulation_steps
 
@@ -277,6 +319,14 @@ def _loader(dataset, cfg: TrainConfig, device: torch.device, batch_size: int, sa
     return DataLoader(dataset, **kwargs)
 
 
+def _wrap(model: nn.Module, ranks: Ranks, device: torch.device) -> nn.Module:
+    """``model`` under DDP when there are several ranks. DDP registers the parameters that need gradients
+    when it is built, so it is built again whenever progressive unfreezing changes them."""
+    if not ranks.enabled:
+        return model
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
 def _live(out_dir: Path, history: list[dict[str, float]]):
     """A fresh dvclive folder holding ``history``: on resume the checkpoint's history is the truth."""
     from dvclive import Live
@@ -300,15 +350,18 @@ def _log_epoch(live, record: dict[str, float]) -> None:
 
 
 def train_model(spec: RunSpec) -> dict[str, Any]:
-    """Train ``spec.model``; returns the run's summary. Checkpoints and dvclive files go to spec.out_dir."""
-    cfg, device, model = spec.train, spec.device, spec.model
+    """Train ``spec.model``; returns the run's summary. Checkpoints and dvclive files go to spec.out_dir
+    (written by rank 0 alone when data parallel)."""
+    cfg, device, model, ranks = spec.train, spec.device, spec.model, spec.ranks
+    main = ranks.is_main
     ckpt_dir = spec.out_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if main:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     precision = resolve_precision(cfg.precision, device)
-    n_batches = batches_per_epoch(cfg, len(spec.train_windows))
+    n_batches = batches_per_epoch(cfg, len(spec.train_windows), ranks.world_size)
     steps_per_epoch = n_batches // cfg.accumulation_steps
     input_size = cfg.input_size or spec.image_size
 
@@ -318,95 +371,109 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
     val_set = ClipDataset(spec.paths, spec.val_windows, spec.window_cfg, spec.image_size, labels=spec.val_labels,
                           augment="none", with_future=False, input_size=input_size, cache_frames=cfg.cache_frames)
     weights = sqrt_inverse_frequency_weights(spec.train_labels, spec.n_classes) if cfg.weighted_sampler else None
-    sampler = SeededSampler(weights, n_batches * cfg.batch_size, spec.seed, size=len(train_set))
+    sampler = SeededSampler(weights, n_batches * cfg.batch_size * ranks.world_size, spec.seed, rank=ranks.rank,
+                            world_size=ranks.world_size, size=len(train_set))
     train_loader = _loader(train_set, cfg, device, cfg.batch_size, sampler)
-    val_loader = _loader(val_set, cfg, device, cfg.eval_batch_size)
 
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg, steps_per_epoch)
-    runner = StepRunner(model, spec.loss_fn, optimizer, scheduler, precision, cfg.accumulation_steps, cfg.grad_clip, device)
+    runner = StepRunner(model, spec.loss_fn, optimizer, scheduler, precision, cfg.accumulation_steps, cfg.grad_clip,
+                        device, ranks)
 
     state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "stale": 0, "history": []}
     last = ckpt_dir / "last.pt"
     resumed_from = None
-    if last.exists():
-        checkpoint = load_checkpoint(last, map_location=device)
-        if checkpoint.get("fingerprint") != spec.run_fingerprint:
-            log.info("checkpoint %s belongs to other settings; training from scratch", last)
+    checkpoint = load_checkpoint(last, map_location=device) if last.exists() else None
+    barrier(ranks)  # every rank has read last.pt before rank 0 may delete it
+    if checkpoint is not None and checkpoint.get("fingerprint") != spec.run_fingerprint:
+        log.info("checkpoint %s belongs to other settings; training from scratch", last)
+        if main:
             shutil.rmtree(ckpt_dir)
             ckpt_dir.mkdir(parents=True)
-        else:
-            model.load_state_dict(checkpoint["model"])
-            optimizer.load_state_dict(checkpoint["optimizer"])
-            scheduler.load_state_dict(checkpoint["scheduler"])
-            runner.scaler.load_state_dict(checkpoint["scaler"])
-            torch.set_rng_state(checkpoint["rng_cpu"])
-            if device.type == "cuda" and checkpoint.get("rng_cuda") is not None:
-                torch.cuda.set_rng_state_all(checkpoint["rng_cuda"])
-            state = {k: checkpoint[k] for k in state}
-            resumed_from = state["epoch"]
-            log.info("resuming from %s after epoch %d", last, state["epoch"])
-    live = _live(spec.out_dir, state["history"])
+    elif checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        runner.scaler.load_state_dict(checkpoint["scaler"])
+        torch.set_rng_state(checkpoint["rng_cpu"][ranks.rank])
+        if device.type == "cuda" and checkpoint.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(checkpoint["rng_cuda"][ranks.rank], device)
+        state = {k: checkpoint[k] for k in state}
+        resumed_from = state["epoch"]
+        log.info("resuming from %s after epoch %d", last, state["epoch"])
+    del checkpoint
+    live = _live(spec.out_dir, state["history"]) if main else None
 
     stop_reason = "epochs"
     if state["stale"] >= cfg.early_stopping_patience:
         stop_reason = "early_stopping"
     started = time.perf_counter()
     epoch = state["epoch"]
+    wrapped_for = None  # the trainability DDP was last built for
     while epoch < cfg.epochs and stop_reason == "epochs":
         epoch += 1
         trainable = epoch > cfg.unfreeze_after_epochs
         set_backbone_trainable(model, trainable)
+        if wrapped_for != trainable:
+            runner.model, wrapped_for = _wrap(model, ranks, device), trainable
         sampler.set_epoch(epoch)
         t0 = time.perf_counter()
-        with tqdm(total=n_batches, desc=f"{spec.out_dir.name} epoch {epoch}/{cfg.epochs}", unit="batch", leave=False) as bar:
+        with tqdm(total=n_batches, desc=f"{spec.out_dir.name} epoch {epoch}/{cfg.epochs}", unit="batch",
+                  leave=False, disable=not main) as bar:
             train_stats = runner.run(train_loader, bar)
         t1 = time.perf_counter()
-        val = predict(model, val_loader, precision, device)
-        val_scores = classification_scores(val["labels"], val["probs"], spec.n_classes)
+        val = predict_sharded(model, val_set, cfg, precision, device, ranks)
         t2 = time.perf_counter()
-        record = {
-            "epoch": epoch,
-            **{f"train/{k}": v for k, v in train_stats.items() if k != "optimizer_steps"},
-            "val/accuracy": val_scores["accuracy"],
-            "val/macro_f1": val_scores["macro_f1"],
-            "lr": scheduler.get_last_lr()[0],
-            "grad_norm": train_stats["grad_norm"],
-            "backbone_trainable": float(trainable),
-            "seconds/train": t1 - t0,
-            "seconds/val": t2 - t1,
-        }
-        state["history"].append(record)
-        improved = val_scores["macro_f1"] > state["best_f1"]
-        if improved:
-            state["best_f1"], state["best_epoch"], state["stale"] = val_scores["macro_f1"], epoch, 0
-        else:
-            state["stale"] += 1
-        state["epoch"] = epoch
-        checkpoint = {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": runner.scaler.state_dict(),
-            "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
-            "fingerprint": spec.run_fingerprint,
-            **state,
-        }
-        if improved:
-            save_checkpoint(ckpt_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch,
-                                                   "val_macro_f1": val_scores["macro_f1"],
-                                                   "fingerprint": spec.run_fingerprint})
-        if epoch % cfg.checkpoint_every == 0:
-            save_checkpoint(ckpt_dir / f"epoch_{epoch:03d}.pt", checkpoint)
-        save_checkpoint(last, checkpoint)
-        _log_epoch(live, record)
-        log.info("epoch %d: loss %.4f, train acc %.3f, val acc %.3f, val macro-F1 %.3f%s (%.1f s)",
-                 epoch, train_stats["loss/total"], train_stats["accuracy"], val_scores["accuracy"],
-                 val_scores["macro_f1"], " *" if improved else "", t2 - t0)
+        rng_cpu = gather(ranks, torch.get_rng_state())
+        rng_cuda = gather(ranks, torch.cuda.get_rng_state(device)) if device.type == "cuda" else None
+        if main:  # rank 0 decides; the others take its state
+            val_scores = classification_scores(val["labels"], val["probs"], spec.n_classes)
+            record = {
+                "epoch": epoch,
+                **{f"train/{k}": v for k, v in train_stats.items() if k != "optimizer_steps"},
+                "val/accuracy": val_scores["accuracy"],
+                "val/macro_f1": val_scores["macro_f1"],
+                "lr": scheduler.get_last_lr()[0],
+                "grad_norm": train_stats["grad_norm"],
+                "backbone_trainable": float(trainable),
+                "seconds/train": t1 - t0,
+                "seconds/val": t2 - t1,
+            }
+            state["history"].append(record)
+            improved = val_scores["macro_f1"] > state["best_f1"]
+            if improved:
+                state["best_f1"], state["best_epoch"], state["stale"] = val_scores["macro_f1"], epoch, 0
+            else:
+                state["stale"] += 1
+            state["epoch"] = epoch
+            checkpoint = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": runner.scaler.state_dict(),
+                "rng_cpu": rng_cpu,
+                "rng_cuda": rng_cuda,
+                "fingerprint": spec.run_fingerprint,
+                "world_size": ranks.world_size,
+                **state,
+            }
+            if improved:
+                save_checkpoint(ckpt_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch,
+                                                       "val_macro_f1": val_scores["macro_f1"],
+                                                       "fingerprint": spec.run_fingerprint})
+            if epoch % cfg.checkpoint_every == 0:
+                save_checkpoint(ckpt_dir / f"epoch_{epoch:03d}.pt", checkpoint)
+            save_checkpoint(last, checkpoint)
+            _log_epoch(live, record)
+            log.info("epoch %d: loss %.4f, train acc %.3f, val acc %.3f, val macro-F1 %.3f%s (%.1f s)",
+                     epoch, train_stats["loss/total"], train_stats["accuracy"], val_scores["accuracy"],
+                     val_scores["macro_f1"], " *" if improved else "", t2 - t0)
+        state = broadcast(ranks, state)
         if state["stale"] >= cfg.early_stopping_patience:
             stop_reason = "early_stopping"
-    live.end()
+    if live is not None:
+        live.end()
+    barrier(ranks)
 
     history = state["history"]
     return {
@@ -419,9 +486,12 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
         "resumed_after_epoch": resumed_from,
         "precision": precision.name,
         "device": str(device),
+        "world_size": ranks.world_size,
+        "dist_backend": ranks.backend,
+        "global_batch_size": cfg.batch_size * cfg.accumulation_steps * ranks.world_size,
         "batches_per_epoch": n_batches,
         "optimizer_steps_per_epoch": steps_per_epoch,
-        "samples_per_epoch": n_batches * cfg.batch_size,
+        "samples_per_epoch": n_batches * cfg.batch_size * ranks.world_size,
         "input_size": input_size,
         "train_windows": len(spec.train_windows),
         "val_windows": len(spec.val_windows),

@@ -4,20 +4,26 @@ Writes, under --out: checkpoints/ (best.pt, last.pt, epoch_NNN.pt; kept between 
 interrupted stage resumes), live/ (dvclive metrics and per-epoch plots) and summary.json (epochs,
 early stopping, timings, precision, determinism, environment). With --shuffle-labels (the
 memorisation control) also video_labels.csv: each video's true and shuffled label.
+
+With train.nproc_per_node = N > 1 the script starts itself again under `torchrun --standalone
+--nproc_per_node=N` (data-parallel, harness.distributed); `torchrun ... stages/train.py ...` by hand
+(several nodes) works too. Rank 0 writes every output.
 """
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 import pandas as pd
 
+from harness import distributed
 from harness.cli import run_stage
-from harness.config import load_params
+from harness.config import load_params, load_section
 from harness.io import write_csv, write_json
 from harness.runinfo import environment
 from harness.runs import build_run, load_manifest
-from harness.training import train_model
+from harness.training import TrainConfig, train_model
 
 log = logging.getLogger("harness")
 
@@ -32,13 +38,28 @@ def main() -> None:
     parser.add_argument("--shuffle-labels", action="store_true", help="train the shuffled-label control")
     args = parser.parse_args()
     params = load_params(args.params)
+    nproc = load_section(params, "train", TrainConfig).nproc_per_node
+    if nproc > 1 and not distributed.launched():
+        log.info("starting %d data-parallel processes with torchrun", nproc)
+        sys.exit(distributed.relaunch(nproc, str(Path(__file__).resolve()), sys.argv[1:]))
+    try:
+        train(args, params)
+    finally:
+        distributed.shutdown()
+
+
+def train(args: argparse.Namespace, params: dict) -> None:
     manifest, meta = load_manifest(args.manifest)
     index = pd.read_parquet(args.index, columns=["path"])
     setup = build_run(params, args.model, manifest, meta["content_hash"], index, args.out, args.shuffle_labels)
+    if not setup.spec.ranks.is_main:
+        logging.getLogger("harness").setLevel(logging.WARNING)
     log.info("training %s on the %s split (%d train / %d val windows, %s labels, %s parameters)",
              args.model, manifest.strategy, len(setup.spec.train_windows), len(setup.spec.val_windows),
              setup.record["labels"], f"{setup.record['parameters']:,}")
     summary = train_model(setup.spec)
+    if not setup.spec.ranks.is_main:
+        return
     if setup.video_labels is not None:
         write_csv(args.out / "video_labels.csv", setup.video_labels)
     write_json(args.out / "summary.json", {**setup.record, **summary, "environment": environment()})
