@@ -78,9 +78,11 @@ def collect(root: Path, reports: Path | None = None, model_facts: dict[str, Any]
             summary.pop("history", None)
             train[f"{path.parent.parent.name}/{path.parent.name}"] = summary
     table = reports / "audit_table.csv"
+    sweeps = reports / "sweeps.csv"
     return {
         "audit": _read_json(reports / "audit.json"),
         "audit_table": pd.read_csv(table) if table.is_file() else None,
+        "sweeps": pd.read_csv(sweeps) if sweeps.is_file() and sweeps.stat().st_size > 0 else None,
         "bench": _read_json(root / "runs" / "bench" / "summary.json"),
         "bench_records": _read_json(root / "runs" / "bench" / "records.json") or [],
         "prepare": _read_json(root / "data" / "prepared" / "summary.json"),
@@ -207,6 +209,7 @@ def build_context(collected: dict[str, Any], claims: list[Claim], images: dict[s
     rows = [v.as_dict() for v in verdicts]
     order = {name: i for i, name in enumerate(VERDICTS)}
     table = collected.get("audit_table")
+    sweeps = collected.get("sweeps")
     params = collected.get("params") or {}
     bench = collected.get("bench") or {}
     return {
@@ -218,6 +221,7 @@ def build_context(collected: dict[str, Any], claims: list[Claim], images: dict[s
         "verdicts_by_kind": sorted(rows, key=lambda r: (order[r["verdict"]], r["id"])),
         "counts": tally(verdicts),
         "audit_rows": table.to_dict("records") if table is not None else [],
+        "sweep_rows": sweeps.to_dict("records") if sweeps is not None else [],
         "drops": ((collected.get("audit") or {}).get("drops")) or {},
         "leakage": collected.get("leakage") or {},
         "speed": bench.get("claims") or {},

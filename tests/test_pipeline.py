@@ -36,7 +36,7 @@ def test_repro_runs_every_stage_and_writes_its_outputs(smoke_repo):
     assert frame["near_duplicate_rate"] > 5 * max(video["near_duplicate_rate"], 0.01)
     assert (repo / "dvc.lock").is_file()
     for stage in ("train@multitask-video", "control@frame", "evaluate@baseline-official", "evaluate_control@video",
-                  "audit", "benchmark", "report"):
+                  "audit", "benchmark", "sweeps", "report"):
         assert f"Running stage '{stage}'" in first.stdout, stage
 
 
@@ -76,6 +76,34 @@ def test_metrics_show_reads_the_leakage_metrics(smoke_repo):
     assert "reports/audit.json" in files and "runs/eval/multitask-video/metrics.json" in files
     plots = run(["dvc", "plots", "show", "--json"], repo)
     assert "runs/eval/multitask-frame/predictions.csv" in plots.stdout
+
+
+def test_push_and_pull_through_a_shared_remote(smoke_repo, tmp_path):
+    """What a cluster job and a reviewer do: push to a remote (a local folder here), clone, pull; the clone
+    holds the same data, checkpoints, metrics and report, and only the uncached frames are missing."""
+    repo, _ = smoke_repo
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "--default", "shared", str(remote)], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "results"], repo)
+    run(["dvc", "push"], repo)
+    assert any(remote.rglob("*"))
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    assert not (clone / "runs").exists()
+    run(["dvc", "pull"], clone)
+    for rel in ("data/prepared/index.parquet", "data/splits/video/manifest.parquet",
+                "runs/train/multitask-video/checkpoints/best.pt", "runs/eval/multitask-frame/metrics.json",
+                "reports/audit.json", "reports/report.html", "reports/verdicts.json", "reports/sweeps.json"):
+        assert (clone / rel).read_bytes() == (repo / rel).read_bytes(), rel
+
+    def metrics(where):
+        return json.loads(run(["dvc", "metrics", "show", "--json"], where).stdout)["workspace"]["data"]
+
+    assert metrics(clone) == metrics(repo)
+    status = json.loads(run(["dvc", "status", "--json"], clone).stdout)
+    assert status == {"prepare": [{"changed outs": {"data/prepared/frames": "deleted"}}]}
 
 
 def test_exp_run_on_real_frames_layout(tmp_path):

@@ -160,3 +160,25 @@ def test_report_opens_in_headless_chromium(fixed_run, tmp_path):
                             f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank
+
+
+def test_sweep_table_appears_only_when_a_sweep_finished(fixed_run):
+    _, context, html, markdown = rendered(fixed_run)
+    assert context["sweep_rows"] == [] and 'id="sweeps"' not in html and "Across seeds" not in markdown
+    write(fixed_run / "reports" / "sweeps.csv", pd.DataFrame([
+        {"sweep": "seeds", "model": "baseline", "split": "video", "settings": "ab", "profile": "smoke",
+         "data_source": "synthetic", "eval_set": "test", "n_seeds": 3, "seeds": "0,1,2",
+         "window_accuracy_mean": 0.4321, "window_accuracy_std": 0.0512, "window_macro_f1_mean": 0.2,
+         "window_macro_f1_std": 0.01, "video_accuracy_mean": 0.5, "video_accuracy_std": 0.1,
+         "video_macro_f1_mean": 0.3, "video_macro_f1_std": 0.05},
+        {"sweep": "seeds", "model": "baseline", "split": "frame", "settings": "cd", "profile": "smoke",
+         "data_source": "synthetic", "eval_set": "test", "n_seeds": 1, "seeds": "0",
+         "window_accuracy_mean": 0.9, "window_accuracy_std": None, "window_macro_f1_mean": 0.8,
+         "window_macro_f1_std": None, "video_accuracy_mean": 0.9, "video_accuracy_std": None,
+         "video_macro_f1_mean": 0.8, "video_macro_f1_std": None}]))
+    _, context, html, markdown = rendered(fixed_run)
+    assert len(context["sweep_rows"]) == 2
+    table = re.search(r'<table id="sweeps">(.*?)</table>', html, re.S).group(1)
+    assert "0.432 &plusmn; 0.051" in table and "3 (0,1,2)" in table
+    assert "0.9 &plusmn; &ndash;" in table  # one seed: no spread, not a made-up zero
+    assert "| seeds | baseline | video | 3 | 0.432 ± 0.051 |" in markdown

@@ -1,0 +1,236 @@
+"""Sweeps: seeds x split strategies x models as one Hydra multirun, on any of Hydra's launchers.
+
+    python -m harness.sweep -m seed=0,1,2 split=frame,video model=baseline,multitask
+    python -m harness.sweep -m ... hydra/launcher=joblib hydra.launcher.n_jobs=2 run.threads=1
+    python -m harness.sweep -m ... hydra/launcher=submitit_slurm hydra.launcher.partition=gpu ...
+
+``seed=``, ``split=`` and ``model=`` are short for ``run.seed=``, ``sweep.split=`` and ``sweep.model=``;
+every other override is the same as for ``dvc exp run -S`` (``profile=smoke``, ``train.epochs=3``...).
+The config is harness/conf/sweep.yaml: the params.yaml config plus a ``sweep`` section.
+
+One job: prepares the data once for every sweep (the first job under a file lock, into
+sweeps/_data/<hash of the data settings>; the others wait and reuse it), builds its split manifest,
+trains (harness.training: checkpoints resume after a preemption), scores the split's test set
+(harness.evaluation) and writes, in sweeps/<name>/<model>-<split>-seed<seed>/: params.yaml,
+checkpoints/, live/, summary.json and result.json. A job whose result.json already holds the same
+settings returns it without training, so re-launching a sweep runs only the jobs that did not finish.
+
+``aggregate`` turns a sweeps folder into mean +- std across seeds per sweep x model x split strategy
+(the DVC stage ``sweeps``; the report shows the table when there is one).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from harness.config import CONF_DIR, SplitStrategy, parse_section, positive
+from harness.errors import ConfigError
+from harness.io import read_json, write_json
+
+log = logging.getLogger("harness")
+
+ALIASES = {"seed": "run.seed", "split": "sweep.split", "model": "sweep.model"}
+METRICS = {  # table column -> (level, key) in result.json
+    "window_accuracy": ("window", "accuracy"),
+    "window_macro_f1": ("window", "macro_f1"),
+    "video_accuracy": ("video", "accuracy"),
+    "video_macro_f1": ("video", "macro_f1"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepConfig:
+    name: str
+    model: Literal["baseline", "multitask"]
+    split: SplitStrategy
+    data_dir: str
+    lock_timeout_minutes: float = positive()
+
+    def validate(self, key: str) -> None:
+        if not self.name or "/" in self.name or self.name.startswith(("_", ".")):
+            raise ConfigError(f"params.yaml: {key}.name = {self.name!r} must be a plain folder name")
+
+
+# --------------------------------------------------------------------------- one job
+def _data_hash(params: dict[str, Any]) -> str:
+    from harness.training import fingerprint
+
+    return fingerprint(params["data"], params["synthetic"])
+
+
+def prepared_index(params: dict[str, Any], data_dir: Path, lock_timeout_minutes: float) -> pd.DataFrame:
+    """The frame index for ``params``' data settings, prepared by the first job that needs it."""
+    from filelock import FileLock, Timeout
+
+    from harness.config import DataConfig, SyntheticConfig, load_section
+    from harness.data.prepare import prepare
+    from harness.io import write_parquet
+
+    folder = data_dir / _data_hash(params)
+    index_path = folder / "index.parquet"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(str(folder / ".lock"), timeout=lock_timeout_minutes * 60):
+            if not index_path.is_file():
+                log.info("preparing the sweep's data in %s", folder)
+                data = load_section(params, "data", DataConfig)
+                synthetic = load_section(params, "synthetic", SyntheticConfig)
+                result = prepare(data, synthetic, folder / "frames", repo_root=Path.cwd())
+                write_json(folder / "report.json", result.report)
+                write_parquet(index_path, result.frames)
+    except Timeout:
+        raise ConfigError(
+            f"waited {lock_timeout_minutes:g} min for another job to prepare {folder}; if no job is preparing it, "
+            f"delete {folder / '.lock'}"
+        ) from None
+    return pd.read_parquet(index_path)
+
+
+def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> dict[str, Any]:
+    """One sweep job: data, split, training, test scores; returns (and writes) result.json's content."""
+    import numpy as np
+    import yaml
+
+    from harness.config import DataConfig, RunConfig, SplitsConfig, WindowConfig, load_section
+    from harness.data.windows import build_windows
+    from harness.evaluation import EvaluateConfig, predict_windows, score_predictions
+    from harness.runinfo import environment
+    from harness.runs import build_run, load_trained_model
+    from harness.splits import make_manifest
+    from harness.training import TrainConfig, fingerprint, train_model
+
+    run = load_section(params, "run", RunConfig)
+    data = load_section(params, "data", DataConfig)
+    window_cfg = load_section(params, "windows", WindowConfig)
+    splits = load_section(params, "splits", SplitsConfig)
+    train_cfg = load_section(params, "train", TrainConfig)
+    evaluate_cfg = load_section(params, "evaluate", EvaluateConfig)
+    if train_cfg.nproc_per_node != 1:
+        raise ConfigError("params.yaml: train.nproc_per_node must be 1 in a sweep (one process per job; "
+                          "ask the launcher for one GPU per job)")
+    without_seed = {**params, "run": {k: v for k, v in params["run"].items() if k != "seed"}}
+    settings = fingerprint(without_seed, sweep.model, sweep.split)
+    job_hash = fingerprint(settings, run.seed)
+    result_path = out / "result.json"
+    if result_path.is_file():
+        previous = read_json(result_path)
+        if previous.get("job_hash") == job_hash:
+            log.info("%s already holds this job's result; not training again", result_path)
+            return previous
+        raise ConfigError(f"{out} holds a run of other settings; give this sweep another sweep.name "
+                          f"(or delete {out})")
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    index = prepared_index(params, Path(sweep.data_dir), sweep.lock_timeout_minutes)
+    manifest = make_manifest(sweep.split, build_windows(index, window_cfg), splits)
+    setup = build_run(params, sweep.model, manifest, manifest.content_hash, index[["path"]], out)
+    log.info("job %s: %s on the %s split, seed %d", out.name, sweep.model, sweep.split, run.seed)
+    summary = train_model(setup.spec)
+    write_json(out / "summary.json", {**setup.record, **summary, "environment": environment()})
+
+    model, _ = load_trained_model(out, params, setup.spec.device)
+    test = manifest.role("test").reset_index(drop=True)
+    predictions = predict_windows(model, index["path"].to_numpy(), test, test["label"].to_numpy(np.int64),
+                                  window_cfg, data.image_size, train_cfg, setup.spec.device)
+    scores = score_predictions(predictions, data.classes, evaluate_cfg)
+    result = {
+        "sweep": out.parent.name,  # the sweep folder (sweep.name unless hydra.sweep.dir was moved)
+        "model": sweep.model,
+        "split": sweep.split,
+        "seed": run.seed,
+        "settings": settings,
+        "job_hash": job_hash,
+        "profile": run.profile,
+        "data_source": data.source,
+        "eval_set": "validation (the write-up's test = validation)" if manifest.test_set == "val" else "test",
+        "window": scores["window"],
+        "video": scores["video"],
+        "train": {k: summary[k] for k in ("epochs_run", "stopped_by", "best_epoch", "best_val_macro_f1",
+                                          "seconds_training_total", "device", "precision")},
+    }
+    write_json(result_path, result)
+    log.info("job %s: test window accuracy %.3f, macro-F1 %.3f", out.name, scores["window"]["accuracy"],
+             scores["window"]["macro_f1"])
+    return result
+
+
+def run_job(cfg) -> dict[str, Any]:
+    """The Hydra task function: one job of the sweep, in the folder Hydra gave it."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    params = OmegaConf.to_container(cfg, resolve=True)
+    sweep = parse_section(SweepConfig, params.pop("sweep"), "sweep")
+    return train_and_score(params, sweep, Path(HydraConfig.get().runtime.output_dir))
+
+
+# --------------------------------------------------------------------------- aggregation
+def collect_results(root: Path) -> pd.DataFrame:
+    """One row per finished job under ``root`` (sweeps/<name>/<job>/result.json)."""
+    rows = []
+    for path in sorted(Path(root).glob("*/*/result.json")):
+        r = read_json(path)
+        rows.append({"sweep": r["sweep"], "model": r["model"], "split": r["split"], "settings": r["settings"],
+                     "seed": r["seed"], "profile": r["profile"], "data_source": r["data_source"],
+                     "eval_set": r["eval_set"], "job": path.parent.name,
+                     **{name: r[level][key] for name, (level, key) in METRICS.items()}})
+    return pd.DataFrame(rows)
+
+
+def aggregate(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sample standard deviation (ddof=1; empty with one seed) across seeds, per sweep x model x
+    split x settings."""
+    keys = ["sweep", "model", "split", "settings"]
+    columns = [*keys, "profile", "data_source", "eval_set", "n_seeds", "seeds",
+               *[f"{m}_{s}" for m in METRICS for s in ("mean", "std")]]
+    if results.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = results.groupby(keys, sort=True)
+    table = grouped.agg(
+        profile=("profile", "first"), data_source=("data_source", "first"), eval_set=("eval_set", "first"),
+        n_seeds=("seed", "nunique"), seeds=("seed", lambda s: ",".join(map(str, sorted(s)))),
+        **{f"{m}_{stat}": (m, stat) for m in METRICS for stat in ("mean", "std")},
+    ).reset_index()
+    return table[columns]
+
+
+def table_metrics(table: pd.DataFrame) -> dict[str, Any]:
+    """The aggregated table as DVC metrics: {sweep/model-split: {metric: {mean, std}, n_seeds}}."""
+    out: dict[str, Any] = {}
+    ambiguous = table.duplicated(["sweep", "model", "split"], keep=False)
+    for row, twice in zip(table.to_dict("records"), ambiguous, strict=True):
+        key = f"{row['sweep']}/{row['model']}-{row['split']}" + (f"@{row['settings'][:8]}" if twice else "")
+        out[key] = {"n_seeds": int(row["n_seeds"]), "seeds": row["seeds"], **{
+            m: {"mean": row[f"{m}_mean"], "std": None if pd.isna(row[f"{m}_std"]) else row[f"{m}_std"]}
+            for m in METRICS}}
+    return out
+
+
+# --------------------------------------------------------------------------- entry point
+def expand_aliases(argv: list[str]) -> list[str]:
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        out.append(f"{ALIASES[key]}={value}" if sep and key in ALIASES else arg)
+    return out
+
+
+def main() -> None:
+    import hydra
+
+    sys.argv[1:] = expand_aliases(sys.argv[1:])
+    hydra.main(config_path=str(CONF_DIR), config_name="sweep", version_base="1.3")(run_job)()
+
+
+if __name__ == "__main__":
+    # call the importable module's copy, so that launchers pickle harness.sweep.run_job by reference
+    from harness.sweep import main as _main
+
+    _main()
