@@ -28,7 +28,9 @@ import hashlib
 import json
 import logging
 import math
+import multiprocessing
 import shutil
+import sys
 import time
 from collections.abc import Iterable
 from contextlib import nullcontext
@@ -304,6 +306,15 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per
         anneal_strategy="cos", div_factor=cfg.div_factor, final_div_factor=cfg.final_div_factor)
 
 
+def _worker_context():
+    """DataLoader workers' start method: the platform's standard one. A joblib (loky) worker process, where
+    sweep jobs run under hydra/launcher=joblib, makes its own context the default, and DataLoader cannot
+    start workers with it ('Process' object has no attribute 'env')."""
+    if multiprocessing.get_start_method(allow_none=True) in (None, "fork", "spawn", "forkserver"):
+        return None
+    return multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+
+
 def _loader(dataset, cfg: TrainConfig, device: torch.device, batch_size: int, sampler=None) -> DataLoader:
     kwargs: dict[str, Any] = {
         "batch_size": batch_size,
@@ -315,7 +326,8 @@ def _loader(dataset, cfg: TrainConfig, device: torch.device, batch_size: int, sa
         "generator": torch.Generator().manual_seed(0),
     }
     if cfg.num_workers > 0:
-        kwargs.update(prefetch_factor=cfg.prefetch_factor, persistent_workers=cfg.persistent_workers)
+        kwargs.update(prefetch_factor=cfg.prefetch_factor, persistent_workers=cfg.persistent_workers,
+                      multiprocessing_context=_worker_context())
     return DataLoader(dataset, **kwargs)
 
 

@@ -53,7 +53,7 @@ def test_aggregate_is_mean_and_sample_std_per_group():
 
 def sweep(tmp: Path, name: str, *launcher: str) -> subprocess.CompletedProcess:
     cmd = ["python", "-m", "harness.sweep", "-m", "seed=0,1", "split=frame,video", "model=baseline",
-           "profile=smoke", "run.threads=1", f"sweep.name={name}", *launcher]
+           "profile=smoke", "run.threads=1", "train.num_workers=1", f"sweep.name={name}", *launcher]
     result = subprocess.run(cmd, cwd=tmp, env=env_with_venv(), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     return result
