@@ -127,6 +127,21 @@ def broadcast(ranks: Ranks, obj: Any) -> Any:
     return box[0]
 
 
+def sync_buffers(ranks: Ranks, model: torch.nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank. DDP broadcasts them at the start
+    of each forward, so after the last training step each rank holds its own batch's update."""
+    if ranks.enabled:
+        for buffer in model.buffers():
+            dist.broadcast(buffer.data, src=0)
+
+
+def seed_rank(ranks: Ranks, seed: int) -> None:
+    """Give each rank its own torch random stream (dropout, VAE noise) once the model is built; the
+    sampler and augmentation draw from their own seeded generators and stay shared."""
+    if ranks.enabled:
+        torch.manual_seed(seed + 1_000_003 * ranks.rank)
+
+
 def barrier(ranks: Ranks) -> None:
     if ranks.enabled:
         dist.barrier()

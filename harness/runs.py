@@ -47,6 +47,7 @@ def build_run(
     flags = seed_everything(run.seed, run.deterministic)
     n_classes = len(data.classes)
     model = build_model(model_name, model_params, n_classes)  # after seeding: same seed, same weights
+    distributed.seed_rank(ranks, run.seed)  # then one random stream per rank (DDP copies rank 0's weights)
 
     train_windows = manifest.role("train").reset_index(drop=True)
     val_windows = manifest.role("val").reset_index(drop=True)

@@ -11,12 +11,14 @@ The config is harness/conf/sweep.yaml: the params.yaml config plus a ``sweep`` s
 One job: prepares the data once for every sweep (the first job under a file lock, into
 sweeps/_data/<hash of the data settings>; the others wait and reuse it), builds its split manifest,
 trains (harness.training: checkpoints resume after a preemption), scores the split's test set
-(harness.evaluation) and writes, in sweeps/<name>/<model>-<split>-seed<seed>/: params.yaml,
-checkpoints/, live/, summary.json and result.json. A job whose result.json already holds the same
-settings returns it without training, so re-launching a sweep runs only the jobs that did not finish.
+(harness.evaluation) and writes params.yaml, checkpoints/, live/ and summary.json in
+sweeps/<name>/<model>-<split>-seed<seed>/ (git-ignored, large) and its scores in
+sweeps/results/<name>/<model>-<split>-seed<seed>.json (small; commit them with dvc.lock). A job whose
+result file already holds the same settings returns it without training, so re-launching a sweep runs
+only the jobs that did not finish.
 
-``aggregate`` turns a sweeps folder into mean +- std across seeds per sweep x model x split strategy
-(the DVC stage ``sweeps``; the report shows the table when there is one).
+``aggregate`` turns the result files into mean +- std across seeds per sweep x model x split strategy
+(the DVC stage ``sweeps``, which depends on sweeps/results only; the report shows the table).
 """
 
 from __future__ import annotations
@@ -50,11 +52,13 @@ class SweepConfig:
     model: Literal["baseline", "multitask"]
     split: SplitStrategy
     data_dir: str
+    results_dir: str
     lock_timeout_minutes: float = positive()
 
     def validate(self, key: str) -> None:
-        if not self.name or "/" in self.name or self.name.startswith(("_", ".")):
-            raise ConfigError(f"params.yaml: {key}.name = {self.name!r} must be a plain folder name")
+        if not self.name or "/" in self.name or self.name.startswith(("_", ".")) or self.name == "results":
+            raise ConfigError(f"params.yaml: {key}.name = {self.name!r} must be a plain folder name other "
+                              f"than 'results'")
 
 
 # --------------------------------------------------------------------------- one job
@@ -114,10 +118,9 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     if train_cfg.nproc_per_node != 1:
         raise ConfigError("params.yaml: train.nproc_per_node must be 1 in a sweep (one process per job; "
                           "ask the launcher for one GPU per job)")
-    without_seed = {**params, "run": {k: v for k, v in params["run"].items() if k != "seed"}}
-    settings = fingerprint(without_seed, sweep.model, sweep.split)
+    settings = fingerprint(_result_settings(params), sweep.model, sweep.split)
     job_hash = fingerprint(settings, run.seed)
-    result_path = out / "result.json"
+    result_path = Path(sweep.results_dir) / out.parent.name / f"{out.name}.json"
     if result_path.is_file():
         previous = read_json(result_path)
         if previous.get("job_hash") == job_hash:
@@ -161,6 +164,17 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     return result
 
 
+# settings that change how fast a job runs, not what it computes (thread counts change float rounding only)
+_RUNTIME_ONLY = {"run": ("seed", "threads", "device"),
+                 "train": ("num_workers", "pin_memory", "prefetch_factor", "persistent_workers", "eval_batch_size")}
+
+
+def _result_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` without the seed and the runtime-only settings: jobs that differ only there are pooled."""
+    return {name: ({k: v for k, v in section.items() if k not in _RUNTIME_ONLY[name]}
+                   if name in _RUNTIME_ONLY else section) for name, section in params.items()}
+
+
 def run_job(cfg) -> dict[str, Any]:
     """The Hydra task function: one job of the sweep, in the folder Hydra gave it."""
     from hydra.core.hydra_config import HydraConfig
@@ -173,13 +187,13 @@ def run_job(cfg) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- aggregation
 def collect_results(root: Path) -> pd.DataFrame:
-    """One row per finished job under ``root`` (sweeps/<name>/<job>/result.json)."""
+    """One row per finished job under ``root`` (sweeps/results/<name>/<job>.json)."""
     rows = []
-    for path in sorted(Path(root).glob("*/*/result.json")):
+    for path in sorted(Path(root).glob("*/*.json")):
         r = read_json(path)
         rows.append({"sweep": r["sweep"], "model": r["model"], "split": r["split"], "settings": r["settings"],
                      "seed": r["seed"], "profile": r["profile"], "data_source": r["data_source"],
-                     "eval_set": r["eval_set"], "job": path.parent.name,
+                     "eval_set": r["eval_set"], "job": path.stem,
                      **{name: r[level][key] for name, (level, key) in METRICS.items()}})
     return pd.DataFrame(rows)
 

@@ -49,7 +49,7 @@ from tqdm import tqdm
 
 from harness.config import fraction, nonneg, positive
 from harness.data.dataset import ClipDataset, SeededSampler, sqrt_inverse_frequency_weights
-from harness.distributed import SINGLE, Ranks, barrier, broadcast, gather, sum_across
+from harness.distributed import SINGLE, Ranks, barrier, broadcast, gather, sum_across, sync_buffers
 from harness.errors import ConfigError, HarnessError
 from harness.io import atomic_path
 
@@ -395,7 +395,8 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
     state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "stale": 0, "history": []}
     last = ckpt_dir / "last.pt"
     resumed_from = None
-    checkpoint = load_checkpoint(last, map_location=device) if last.exists() else None
+    # on the CPU: RNG states must stay CPU byte tensors; load_state_dict moves the rest to the model's device
+    checkpoint = load_checkpoint(last, map_location="cpu") if last.exists() else None
     barrier(ranks)  # every rank has read last.pt before rank 0 may delete it
     if checkpoint is not None and checkpoint.get("fingerprint") != spec.run_fingerprint:
         log.info("checkpoint %s belongs to other settings; training from scratch", last)
@@ -434,6 +435,7 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
                   leave=False, disable=not main) as bar:
             train_stats = runner.run(train_loader, bar)
         t1 = time.perf_counter()
+        sync_buffers(ranks, model)  # BatchNorm statistics: every rank scores rank 0's model, the one saved
         val = predict_sharded(model, val_set, cfg, precision, device, ranks)
         t2 = time.perf_counter()
         rng_cpu = gather(ranks, torch.get_rng_state())

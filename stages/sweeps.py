@@ -1,6 +1,6 @@
 """DVC stage `sweeps`: finished sweep jobs -> mean +- std across seeds per sweep x model x split strategy.
 
-Reads sweeps/<name>/<job>/result.json (written by `python -m harness.sweep -m ...`, on any launcher)
+Reads sweeps/results/<name>/<job>.json (written by `python -m harness.sweep -m ...`, on any launcher)
 and writes reports/sweeps.csv (one row per sweep x model x split x settings: seeds, mean and sample
 standard deviation of window/video accuracy and macro-F1) and reports/sweeps.json (the same as DVC
 metrics). With no finished sweep both are empty and the report leaves the section out.
@@ -19,11 +19,11 @@ log = logging.getLogger("harness")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sweeps", type=Path, default=Path("sweeps"))
+    parser.add_argument("--results", type=Path, default=Path("sweeps/results"))
     parser.add_argument("--table", type=Path, default=Path("reports/sweeps.csv"))
     parser.add_argument("--metrics", type=Path, default=Path("reports/sweeps.json"))
     args = parser.parse_args()
-    results = collect_results(args.sweeps)
+    results = collect_results(args.results)
     table = aggregate(results)
     write_csv(args.table, table)
     write_json(args.metrics, table_metrics(table))

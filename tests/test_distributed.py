@@ -90,10 +90,13 @@ def assert_close_curves(a: list[dict], b: list[dict]) -> None:
 
 @pytest.mark.slow
 def test_two_gloo_processes_match_one_process_with_the_same_global_batch(prepared):
-    common = ("train.epochs=3", "train.samples_per_epoch=32", "train.accumulation_steps=1",
-              "train.early_stopping_patience=1")
-    single, _ = train(prepared, "single", "baseline", "train.batch_size=8", *common)
-    ddp, log = train(prepared, "ddp", "baseline", "train.batch_size=4", "train.nproc_per_node=2", *common)
+    common = ("train.epochs=3", "train.samples_per_epoch=32", "train.early_stopping_patience=1")
+    single, _ = train(prepared, "single", "baseline", "train.batch_size=8", "train.accumulation_steps=1", *common)
+    ddp, log = train(prepared, "ddp", "baseline", "train.batch_size=4", "train.accumulation_steps=1",
+                     "train.nproc_per_node=2", *common)
+    # 2 processes x 2 accumulated batches of 2: gradients all-reduced once per group (no_sync before)
+    accumulated, _ = train(prepared, "ddp-accumulated", "baseline", "train.batch_size=2",
+                           "train.accumulation_steps=2", "train.nproc_per_node=2", *common)
 
     assert "starting 2 data-parallel processes with torchrun" in log
     assert (single["world_size"], ddp["world_size"]) == (1, 2)
@@ -103,23 +106,27 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(prepare
     assert ddp["batches_per_epoch"] == 4  # per process
     # early stopping is decided once: both runs stop after the same epoch, for the same reason
     assert (single["epochs_run"], single["stopped_by"]) == (ddp["epochs_run"], ddp["stopped_by"])
-    assert_close_curves(curve(single), curve(ddp))
-    assert single["best_val_macro_f1"] == pytest.approx(ddp["best_val_macro_f1"], abs=LOSS_TOL)
+    assert accumulated["global_batch_size"] == 8 and accumulated["batches_per_epoch"] == 8
+    for other in (ddp, accumulated):
+        assert_close_curves(curve(single), curve(other))
+        assert single["best_val_macro_f1"] == pytest.approx(other["best_val_macro_f1"], abs=LOSS_TOL)
 
     weights = {name: load_checkpoint(prepared["tmp"] / name / "checkpoints" / "last.pt")["model"]
-               for name in ("single", "ddp")}
-    for key, value in weights["single"].items():
-        if key not in NO_GRADIENT:
-            torch.testing.assert_close(weights["ddp"][key], value, rtol=WEIGHT_TOL, atol=WEIGHT_TOL)
+               for name in ("single", "ddp", "ddp-accumulated")}
+    for name in ("ddp", "ddp-accumulated"):
+        for key, value in weights["single"].items():
+            if key not in NO_GRADIENT:
+                torch.testing.assert_close(weights[name][key], value, rtol=WEIGHT_TOL, atol=WEIGHT_TOL)
     models = []
-    for name in ("single", "ddp"):
+    for name in ("single", "ddp", "ddp-accumulated"):
         model = build_model("baseline", compose("profile=smoke")["model"]["baseline"], 14)
         model.load_state_dict(weights[name])
         models.append(model.eval())
     clip = torch.randint(0, 256, (4, 16, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     with torch.no_grad():
-        torch.testing.assert_close(models[1](clip)["logits"], models[0](clip)["logits"], rtol=WEIGHT_TOL,
-                                   atol=WEIGHT_TOL)
+        for model in models[1:]:
+            torch.testing.assert_close(model(clip)["logits"], models[0](clip)["logits"], rtol=WEIGHT_TOL,
+                                       atol=WEIGHT_TOL)
     # rank 0 alone wrote the outputs; every rank's RNG state is in the checkpoint for resume
     last = load_checkpoint(prepared["tmp"] / "ddp" / "checkpoints" / "last.pt")
     assert last["world_size"] == 2 and len(last["rng_cpu"]) == 2
@@ -128,8 +135,9 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(prepare
 
 @pytest.mark.slow
 def test_a_data_parallel_run_resumes_to_the_same_end(prepared):
-    """Multi-task model (progressive unfreezing rebuilds DDP at epoch 2; dropout draws from each rank's RNG):
-    resuming from the epoch-1 checkpoint ends exactly where the uninterrupted run ended."""
+    """Multi-task model (progressive unfreezing rebuilds DDP at epoch 2; dropout draws from each rank's own
+    random stream, restored from the checkpoint): resuming from the epoch-1 checkpoint ends exactly where the
+    uninterrupted run ended."""
     overrides = ("train.epochs=2", "train.samples_per_epoch=32", "train.nproc_per_node=2")
     clean, _ = train(prepared, "mt-clean", "multitask", *overrides)
     resumed_dir = prepared["tmp"] / "mt-resumed" / "checkpoints"
@@ -140,6 +148,8 @@ def test_a_data_parallel_run_resumes_to_the_same_end(prepared):
     assert "resuming from" in log and resumed["resumed_after_epoch"] == 1
     assert [r["backbone_trainable"] for r in clean["history"]] == [0.0, 1.0]
     assert curve(resumed) == curve(clean)
+    rng = load_checkpoint(prepared["tmp"] / "mt-clean" / "checkpoints" / "epoch_001.pt")["rng_cpu"]
+    assert len(rng) == 2 and not torch.equal(rng[0], rng[1])  # one stream per rank
     a = load_checkpoint(prepared["tmp"] / "mt-clean" / "checkpoints" / "last.pt")["model"]
     b = load_checkpoint(prepared["tmp"] / "mt-resumed" / "checkpoints" / "last.pt")["model"]
     for key in a:

@@ -82,26 +82,32 @@ def test_push_and_pull_through_a_shared_remote(smoke_repo, tmp_path):
     """What a cluster job and a reviewer do: push to a remote (a local folder here), clone, pull; the clone
     holds the same data, checkpoints, metrics and report, and only the uncached frames are missing."""
     repo, _ = smoke_repo
+    # one finished sweep job: its result file is committed, its checkpoints and data stay local
+    run(["python", "-m", "harness.sweep", "seed=0", "split=video", "model=baseline", "profile=smoke",
+         "sweep.name=one"], repo)
+    assert "Running stage 'sweeps'" in run(["dvc", "repro"], repo).stdout
     remote = tmp_path / "remote"
     run(["dvc", "remote", "add", "--default", "shared", str(remote)], repo)
     run(["git", "add", "-A"], repo)
+    assert "sweeps/results/one/baseline-video-seed0.json" in run(["git", "status", "--short"], repo).stdout
     run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "results"], repo)
     run(["dvc", "push"], repo)
     assert any(remote.rglob("*"))
 
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
-    assert not (clone / "runs").exists()
+    assert not (clone / "runs").exists() and not (clone / "sweeps" / "one").exists()
     run(["dvc", "pull"], clone)
     for rel in ("data/prepared/index.parquet", "data/splits/video/manifest.parquet",
                 "runs/train/multitask-video/checkpoints/best.pt", "runs/eval/multitask-frame/metrics.json",
-                "reports/audit.json", "reports/report.html", "reports/verdicts.json", "reports/sweeps.json"):
+                "reports/audit.json", "reports/report.html", "reports/verdicts.json", "reports/sweeps.csv"):
         assert (clone / rel).read_bytes() == (repo / rel).read_bytes(), rel
 
     def metrics(where):
         return next(iter(json.loads(run(["dvc", "metrics", "show", "--json"], where).stdout).values()))["data"]
 
     assert metrics(clone) == metrics(repo)
+    assert "baseline,video" in (clone / "reports" / "sweeps.csv").read_text()
     status = json.loads(run(["dvc", "status", "--json"], clone).stdout)
     assert status == {"prepare": [{"changed outs": {"data/prepared/frames": "deleted"}}]}
 

@@ -51,9 +51,9 @@ def test_aggregate_is_mean_and_sample_std_per_group():
     assert aggregate(results.iloc[:0]).empty
 
 
-def sweep(tmp: Path, name: str, *launcher: str) -> subprocess.CompletedProcess:
+def sweep(tmp: Path, name: str, *launcher: str, threads: int = 1) -> subprocess.CompletedProcess:
     cmd = ["python", "-m", "harness.sweep", "-m", "seed=0,1", "split=frame,video", "model=baseline",
-           "profile=smoke", "run.threads=1", "train.num_workers=1", f"sweep.name={name}", *launcher]
+           "profile=smoke", f"run.threads={threads}", "train.num_workers=1", f"sweep.name={name}", *launcher]
     result = subprocess.run(cmd, cwd=tmp, env=env_with_venv(), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     return result
@@ -75,13 +75,13 @@ def test_a_2x2_sweep_with_joblib_and_with_submitit_local_aggregates(tmp_path):
     assert len(list((root / "_data").glob("*/index.parquet"))) == 1  # prepared once, shared
     assert list((root / "local" / ".submitit").iterdir())  # submitit really ran the jobs
 
-    results = {name: {job: json.loads((root / name / job / "result.json").read_text()) for job in JOBS}
+    results = {name: {job: json.loads((root / "results" / name / f"{job}.json").read_text()) for job in JOBS}
                for name in ("joblib", "local")}
     for job in JOBS:
         assert results["joblib"][job]["window"] == results["local"][job]["window"]
         assert results["joblib"][job]["job_hash"] == results["local"][job]["job_hash"]
 
-    subprocess.run(["python", str(REPO / "stages" / "sweeps.py"), "--sweeps", str(root), "--table",
+    subprocess.run(["python", str(REPO / "stages" / "sweeps.py"), "--results", str(root / "results"), "--table",
                     str(tmp_path / "sweeps.csv"), "--metrics", str(tmp_path / "sweeps.json")], cwd=tmp_path,
                    env=env_with_venv(), check=True, capture_output=True)
     table = pd.read_csv(tmp_path / "sweeps.csv")
@@ -91,10 +91,10 @@ def test_a_2x2_sweep_with_joblib_and_with_submitit_local_aggregates(tmp_path):
         assert row.n_seeds == 2 and row.seeds == "0,1"
         assert row.window_accuracy_mean == pytest.approx(np.mean(values))
         assert row.window_accuracy_std == pytest.approx(np.std(values, ddof=1))
-    assert collect_results(root).shape[0] == 8
+    assert collect_results(root / "results").shape[0] == 8
 
-    # re-launching a finished sweep trains nothing again
-    again = sweep(tmp_path, "joblib")
+    # re-launching a finished sweep trains nothing again, also with another thread count (runtime only)
+    again = sweep(tmp_path, "joblib", threads=2)
     assert (again.stdout + again.stderr).count("already holds this job's result") == 4
 
 
