@@ -28,6 +28,11 @@ class EvaluateConfig:
     seed: int = nonneg()
 
 
+def describe_eval_set(test_set: str) -> str:
+    """What a manifest's scored set is, for metrics files and the report."""
+    return "validation (the write-up's test = validation)" if test_set == "val" else "test"
+
+
 def predict_windows(model: torch.nn.Module, paths: np.ndarray, windows: pd.DataFrame, labels: np.ndarray,
                     window_cfg, image_size: int, train: TrainConfig, device: torch.device) -> pd.DataFrame:
     """Class probabilities of every window, with its video and label."""

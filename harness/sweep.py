@@ -103,7 +103,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
 
     from harness.config import DataConfig, RunConfig, SplitsConfig, WindowConfig, load_section
     from harness.data.windows import build_windows
-    from harness.evaluation import EvaluateConfig, predict_windows, score_predictions
+    from harness.evaluation import EvaluateConfig, describe_eval_set, predict_windows, score_predictions
     from harness.runinfo import environment
     from harness.runs import build_run, load_trained_model
     from harness.splits import make_manifest
@@ -152,7 +152,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
         "job_hash": job_hash,
         "profile": run.profile,
         "data_source": data.source,
-        "eval_set": "validation (the write-up's test = validation)" if manifest.test_set == "val" else "test",
+        "eval_set": describe_eval_set(manifest.test_set),
         "window": scores["window"],
         "video": scores["video"],
         "train": {k: summary[k] for k in ("epochs_run", "stopped_by", "best_epoch", "best_val_macro_f1",

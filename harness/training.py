@@ -196,14 +196,17 @@ def predict(model: nn.Module, loader: DataLoader, precision: Precision, device: 
     return {"probs": np.concatenate(probs), "labels": np.concatenate(labels), "window_id": np.concatenate(windows)}
 
 
-def predict_sharded(model: nn.Module, dataset, cfg: TrainConfig, precision: Precision, device: torch.device,
-                    ranks: Ranks) -> dict[str, np.ndarray]:
-    """``predict`` over ``dataset``, each rank scoring every world_size-th window; all of it on every rank."""
+def shard(dataset, ranks: Ranks):
+    """This rank's share of ``dataset``: every world_size-th item (all of it in a single process)."""
+    return Subset(dataset, range(ranks.rank, len(dataset), ranks.world_size)) if ranks.enabled else dataset
+
+
+def predict_gathered(model: nn.Module, loader: DataLoader, precision: Precision, device: torch.device,
+                     ranks: Ranks) -> dict[str, np.ndarray]:
+    """``predict`` over this rank's loader (its shard); every rank's predictions, merged in window order."""
     if not ranks.enabled:
-        return predict(model, _loader(dataset, cfg, device, cfg.eval_batch_size), precision, device)
-    shard = Subset(dataset, range(ranks.rank, len(dataset), ranks.world_size))
-    parts = gather(ranks, predict(model, _loader(shard, cfg, device, cfg.eval_batch_size), precision, device)
-                   if len(shard) else None)
+        return predict(model, loader, precision, device)
+    parts = gather(ranks, predict(model, loader, precision, device) if len(loader.dataset) else None)
     parts = [p for p in parts if p is not None]
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.argsort(merged["window_id"], kind="stable")
@@ -386,6 +389,7 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
     sampler = SeededSampler(weights, n_batches * cfg.batch_size * ranks.world_size, spec.seed, rank=ranks.rank,
                             world_size=ranks.world_size, size=len(train_set))
     train_loader = _loader(train_set, cfg, device, cfg.batch_size, sampler)
+    val_loader = _loader(shard(val_set, ranks), cfg, device, cfg.eval_batch_size)  # built once: workers persist
 
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg, steps_per_epoch)
@@ -436,7 +440,7 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
             train_stats = runner.run(train_loader, bar)
         t1 = time.perf_counter()
         sync_buffers(ranks, model)  # BatchNorm statistics: every rank scores rank 0's model, the one saved
-        val = predict_sharded(model, val_set, cfg, precision, device, ranks)
+        val = predict_gathered(model, val_loader, precision, device, ranks)
         t2 = time.perf_counter()
         rng_cpu = gather(ranks, torch.get_rng_state())
         rng_cuda = gather(ranks, torch.cuda.get_rng_state(device)) if device.type == "cuda" else None

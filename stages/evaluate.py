@@ -17,7 +17,7 @@ from harness.cli import run_stage
 from harness.config import DataConfig, RunConfig, WindowConfig, load_params, load_section
 from harness.controls import apply_labels
 from harness.errors import HarnessError
-from harness.evaluation import EvaluateConfig, predict_windows, score_predictions
+from harness.evaluation import EvaluateConfig, describe_eval_set, predict_windows, score_predictions
 from harness.io import write_csv, write_json
 from harness.runinfo import resolve_device, set_threads
 from harness.runs import load_manifest, load_trained_model
@@ -57,7 +57,7 @@ def main() -> None:
     predictions = predict_windows(model, index["path"].to_numpy(), windows, labels, window_cfg, data.image_size,
                                   train, device)
     scores = score_predictions(predictions, data.classes, cfg)
-    eval_set = "validation (the write-up's test = validation)" if manifest.test_set == "val" else "test"
+    eval_set = describe_eval_set(manifest.test_set)
     metrics = {
         "model": summary["model"],
         "strategy": manifest.strategy,

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, compose, env_with_venv
+from conftest import REPO, compose, run
 
 from harness.distributed import SINGLE, Ranks, broadcast, choose_backend, gather, sum_across
 from harness.errors import ConfigError
@@ -44,16 +43,12 @@ def test_backend_choice():
         choose_backend("nccl", torch.device("cpu"))
 
 
-def stage(tmp: Path, params: Path, script: str, *args: str, timeout: int = 600) -> str:
-    result = subprocess.run(["python", str(REPO / "stages" / script), "--params", str(params), *args], cwd=tmp,
-                            env=env_with_venv(), capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
-    return result.stderr
+def stage(tmp: Path, params: Path, script: str, *args: str) -> str:
+    return run(["python", str(REPO / "stages" / script), "--params", str(params), *args], tmp).stderr
 
 
 def compose_to(path: Path, *overrides: str) -> Path:
-    subprocess.run(["python", "-m", "harness.config", "profile=smoke", "run.threads=1", *overrides,
-                    "--output", str(path)], cwd=REPO, env=env_with_venv(), check=True)
+    run(["python", "-m", "harness.config", "profile=smoke", "run.threads=1", *overrides, "--output", str(path)], REPO)
     return path
 
 

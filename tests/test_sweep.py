@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, env_with_venv
+from conftest import REPO, run
 
 from harness.config import CONF_DIR
 from harness.sweep import aggregate, collect_results, expand_aliases, table_metrics
@@ -54,9 +54,7 @@ def test_aggregate_is_mean_and_sample_std_per_group():
 def sweep(tmp: Path, name: str, *launcher: str, threads: int = 1) -> subprocess.CompletedProcess:
     cmd = ["python", "-m", "harness.sweep", "-m", "seed=0,1", "split=frame,video", "model=baseline",
            "profile=smoke", f"run.threads={threads}", "train.num_workers=1", f"sweep.name={name}", *launcher]
-    result = subprocess.run(cmd, cwd=tmp, env=env_with_venv(), capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
-    return result
+    return run(cmd, tmp)
 
 
 @pytest.mark.slow
@@ -81,9 +79,8 @@ def test_a_2x2_sweep_with_joblib_and_with_submitit_local_aggregates(tmp_path):
         assert results["joblib"][job]["window"] == results["local"][job]["window"]
         assert results["joblib"][job]["job_hash"] == results["local"][job]["job_hash"]
 
-    subprocess.run(["python", str(REPO / "stages" / "sweeps.py"), "--results", str(root / "results"), "--table",
-                    str(tmp_path / "sweeps.csv"), "--metrics", str(tmp_path / "sweeps.json")], cwd=tmp_path,
-                   env=env_with_venv(), check=True, capture_output=True)
+    run(["python", str(REPO / "stages" / "sweeps.py"), "--results", str(root / "results"), "--table",
+         str(tmp_path / "sweeps.csv"), "--metrics", str(tmp_path / "sweeps.json")], tmp_path)
     table = pd.read_csv(tmp_path / "sweeps.csv")
     assert len(table) == 4  # 2 sweeps x 2 split strategies
     for row in table.itertuples():
