@@ -2,25 +2,24 @@
 
 - ``frame``: the write-up's own. Every window of Train in one dataset, ``torch.utils.data.random_split``
   80/20 with seed 42, and the validation part reused as the test set.
-- ``video``: video-disjoint and class-stratified (scikit-learn's StratifiedGroupKFold), separate
+- ``video``: video-disjoint and class-stratified at the video level (``hold_out_videos``), separate
   validation and test, all from Train.
 - ``official``: test = the Test folder (the dataset's video-level split); validation carved from Train
   by video.
 
-A manifest maps every window to train / val / test and carries a content hash. ``video`` and
+A manifest maps every window to train / val / test; its content hash (``manifest_hash``) covers the
+windows and the frames they point at. ``video`` and
 ``official`` manifests pass a guard that refuses any video on two sides.
 """
 
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import StratifiedGroupKFold
 
 from harness.config import SplitsConfig
 from harness.errors import HarnessError
@@ -39,10 +38,6 @@ class Manifest:
     windows: pd.DataFrame  # MANIFEST_COLUMNS; split in train | val | test
     test_set: str  # the role scored as "test": "test", or "val" where the write-up reused validation
 
-    @property
-    def content_hash(self) -> str:
-        return manifest_hash(self.windows)
-
     def role(self, name: str) -> pd.DataFrame:
         """Windows of ``name`` (train | val | test); test resolves to val where test = val."""
         if name == "test":
@@ -50,35 +45,56 @@ class Manifest:
         return self.windows[self.windows["split"] == name]
 
 
-def manifest_hash(windows: pd.DataFrame) -> str:
-    """SHA-256 of the (window_id, split) assignment, independent of row order."""
+def manifest_hash(windows: pd.DataFrame, index: pd.DataFrame) -> str:
+    """SHA-256 of what a manifest means: every window (video, label, start, index row, role) and the
+    content of the frames it points at (each index row's path and CRC-32). Independent of row order.
+
+    Training runs resume only from checkpoints of the same manifest hash, so anything that changes
+    the frames (regenerated data, a re-extracted video, other synthetic knobs) changes the hash.
+    """
     ordered = windows.sort_values("window_id")
     digest = hashlib.sha256()
-    digest.update(ordered["window_id"].to_numpy(np.int64).tobytes())
-    digest.update("\n".join(ordered["split"].astype(str)).encode())
+    for column in ("window_id", "label", "start", "first_row"):
+        digest.update(ordered[column].to_numpy(np.int64).tobytes())
+    for column in ("video_id", "split"):
+        digest.update("\n".join(ordered[column].astype(str)).encode())
+    digest.update("\n".join(index["path"].astype(str)).encode())
+    digest.update(index["crc32"].to_numpy(np.uint32).tobytes())
     return digest.hexdigest()
 
 
-def _group_fold(windows: pd.DataFrame, n_splits: int, seed: int) -> np.ndarray:
-    """Boolean mask of the first fold of a stratified, video-grouped K-fold over ``windows``."""
-    n_videos = windows["video_id"].nunique()
-    if n_videos < n_splits:
+def hold_out_videos(windows: pd.DataFrame, fractions: dict[str, float], seed: int) -> np.ndarray:
+    """Each window's role when whole videos are held out per class: ``fractions`` maps a held-out role
+    (test, val) to its share of each class's videos; the rest train.
+
+    Stratified at the video level: within each class, round(share x videos) are drawn at random for each
+    held-out role, and a class with more videos than held-out roles gives every role at least one, so
+    every class sits in every set whenever it can. (scikit-learn's StratifiedGroupKFold balances window
+    counts instead; on the synthetic default, with four or five videos per anomaly class, it left 8 of 14
+    classes out of validation and 2 out of test.)
+    """
+    videos = windows.groupby("video_id", sort=True)["label"].first()
+    if len(videos) <= len(fractions):
         raise HarnessError(
-            f"only {n_videos} videos to split into {n_splits} video-disjoint folds; "
-            f"lower the split fractions or use more videos"
+            f"only {len(videos)} videos to split into train and {' and '.join(fractions)} by video; "
+            f"use more videos"
         )
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        # small classes with fewer windows than folds are expected (a class with 2 videos still splits)
-        warnings.filterwarnings("ignore", message="The least populated class")
-        _, held_out = next(splitter.split(windows, windows["label"], groups=windows["video_id"]))
-    mask = np.zeros(len(windows), bool)
-    mask[held_out] = True
-    return mask
-
-
-def _folds_for(fraction: float) -> int:
-    return max(2, round(1 / fraction))
+    rng = np.random.default_rng(seed)
+    role_of_video: dict[str, str] = {}
+    for _, class_videos in videos.groupby(videos, sort=True):
+        ids = rng.permutation(class_videos.index.to_numpy())
+        n = len(ids)
+        counts = {role: round(share * n) for role, share in fractions.items()}
+        if n > len(fractions):
+            counts = {role: max(1, k) for role, k in counts.items()}
+        for role in reversed(list(counts)):  # always keep one training video: trim the last roles first
+            counts[role] -= max(0, sum(counts.values()) - (n - 1))
+            counts[role] = max(0, counts[role])
+        taken = 0
+        for role, k in counts.items():
+            role_of_video.update(dict.fromkeys(ids[taken : taken + k], role))
+            taken += k
+    return windows["video_id"].map(role_of_video).fillna("train").to_numpy(dtype=object)
 
 
 def frame_split(windows: pd.DataFrame, cfg: SplitsConfig) -> Manifest:
@@ -98,13 +114,7 @@ def video_split(windows: pd.DataFrame, cfg: SplitsConfig) -> Manifest:
     """Video-disjoint, class-stratified train / val / test, all from Train."""
     train_windows = windows[windows["official_split"] == "train"].reset_index(drop=True)
     c = cfg.video
-    split = np.full(len(train_windows), "train", dtype=object)
-    test_mask = _group_fold(train_windows, _folds_for(c.test_fraction), c.seed)
-    split[test_mask] = "test"
-    rest = np.flatnonzero(~test_mask)
-    val_share_of_rest = c.val_fraction / (1 - c.test_fraction)
-    val_mask = _group_fold(train_windows.iloc[rest], _folds_for(val_share_of_rest), c.seed + 1)
-    split[rest[val_mask]] = "val"
+    split = hold_out_videos(train_windows, {"test": c.test_fraction, "val": c.val_fraction}, c.seed)
     manifest = Manifest("video", train_windows.assign(split=split)[MANIFEST_COLUMNS], test_set="test")
     assert_video_disjoint(manifest)
     return manifest
@@ -116,8 +126,7 @@ def official_split(windows: pd.DataFrame, cfg: SplitsConfig) -> Manifest:
     test_windows = windows[windows["official_split"] == "test"].reset_index(drop=True)
     if test_windows.empty:
         raise HarnessError("the official strategy needs a Test/ folder with windows, and the index has none")
-    split = np.full(len(train_windows), "train", dtype=object)
-    split[_group_fold(train_windows, _folds_for(cfg.official.val_fraction), cfg.official.seed)] = "val"
+    split = hold_out_videos(train_windows, {"val": cfg.official.val_fraction}, cfg.official.seed)
     out = pd.concat(
         [train_windows.assign(split=split), test_windows.assign(split="test")], ignore_index=True
     )[MANIFEST_COLUMNS]

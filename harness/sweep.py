@@ -81,7 +81,7 @@ def prepared_index(params: dict[str, Any], data_dir: Path, lock_timeout_minutes:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(str(folder / ".lock"), timeout=lock_timeout_minutes * 60):
-            if not index_path.is_file():
+            if not _index_is_current(index_path):
                 log.info("preparing the sweep's data in %s", folder)
                 data = load_section(params, "data", DataConfig)
                 synthetic = load_section(params, "synthetic", SyntheticConfig)
@@ -96,6 +96,15 @@ def prepared_index(params: dict[str, Any], data_dir: Path, lock_timeout_minutes:
     return pd.read_parquet(index_path)
 
 
+def _index_is_current(path: Path) -> bool:
+    """An index written by this version of the indexer (an older one lacks columns the splits need)."""
+    import pyarrow.parquet as pq
+
+    from harness.data.index import INDEX_COLUMNS
+
+    return path.is_file() and set(INDEX_COLUMNS) <= set(pq.read_schema(path).names)
+
+
 def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> dict[str, Any]:
     """One sweep job: data, split, training, test scores; returns (and writes) result.json's content."""
     import numpy as np
@@ -106,7 +115,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     from harness.evaluation import EvaluateConfig, describe_eval_set, predict_windows, score_predictions
     from harness.runinfo import environment
     from harness.runs import build_run, load_trained_model
-    from harness.splits import make_manifest
+    from harness.splits import make_manifest, manifest_hash
     from harness.training import TrainConfig, fingerprint, train_model
 
     run = load_section(params, "run", RunConfig)
@@ -133,7 +142,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     index = prepared_index(params, Path(sweep.data_dir), sweep.lock_timeout_minutes)
     manifest = make_manifest(sweep.split, build_windows(index, window_cfg), splits)
-    setup = build_run(params, sweep.model, manifest, manifest.content_hash, index[["path"]], out)
+    setup = build_run(params, sweep.model, manifest, manifest_hash(manifest.windows, index), index[["path"]], out)
     log.info("job %s: %s on the %s split, seed %d", out.name, sweep.model, sweep.split, run.seed)
     summary = train_model(setup.spec)
     write_json(out / "summary.json", {**setup.record, **summary, "environment": environment()})

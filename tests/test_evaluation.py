@@ -18,7 +18,7 @@ from harness.data.windows import build_windows
 from harness.evaluation import EvaluateConfig, predict_windows, score_predictions
 from harness.metrics import difference_interval
 from harness.runs import build_run
-from harness.splits import make_manifest
+from harness.splits import make_manifest, manifest_hash
 from harness.training import TrainConfig, load_checkpoint, train_model
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def train_and_score(params, index, windows, strategy, out_dir):
     params = copy.deepcopy(params)
     data = section(params, "data", DataConfig)
     manifest = make_manifest(strategy, windows, section(params, "splits", SplitsConfig))
-    setup = build_run(params, "baseline", manifest, manifest.content_hash, index, out_dir / strategy)
+    setup = build_run(params, "baseline", manifest, manifest_hash(manifest.windows, index), index, out_dir / strategy)
     train_model(setup.spec)
     model = setup.spec.model
     model.load_state_dict(load_checkpoint(out_dir / strategy / "checkpoints" / "best.pt")["model"])

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -154,3 +157,84 @@ def test_prepare_stage_reports_instead_of_tracebacks(messy_root, tmp_path):
     assert failed.returncode == 2
     assert "Traceback" not in failed.stderr
     assert f"prepare: error: params.yaml: data.root = '{tmp_path / 'nope'}' does not exist" in failed.stderr
+
+
+def test_ambiguous_frame_identities_are_skipped(tmp_path):
+    """A video id under two class folders, and one frame number twice, cannot be placed: both are listed."""
+    root = tmp_path / "ucf"
+    good_video(root, "Train", "Abuse", "Abuse001_x264", 3)
+    good_video(root, "Train", "Arrest", "Abuse001_x264", 2, start_seed=50)  # same video id, another class
+    good_video(root, "Train", "Arrest", "Arrest001_x264", 3, start_seed=60)
+    write_rgb_png(root / "Train" / "Arrest" / "copy" / "Arrest001_x264_10.png", frame(99))  # frame 10 twice
+    result = index_frames(root, CLASSES, 64, workers=1)
+    reasons = [(s["path"].split("/")[-3:], s["reason"]) for s in result.report["skipped"]]
+    ambiguous = [p for p, r in reasons if r == "video id 'Abuse001_x264' appears under more than one class or split"]
+    assert len(ambiguous) == 5
+    duplicates = [p for p, r in reasons if r == "duplicate frame number within its video"]
+    assert len(duplicates) == 1 and duplicates[0][-1] == "Arrest001_x264_10.png"
+    assert set(result.frames["video_id"]) == {"Arrest001_x264"}
+    assert list(result.frames["frame_number"]) == [0, 10, 20]
+
+
+def test_link_loops_and_empty_class_folders(tmp_path):
+    root = tmp_path / "ucf"
+    good_video(root, "Train", "Abuse", "Abuse001_x264", 2)
+    (root / "Train" / "Abuse" / "loop").symlink_to(root / "Train" / "Abuse", target_is_directory=True)
+    (root / "Train" / "Arrest").mkdir()  # present but empty
+    result = index_frames(root, CLASSES, 64, workers=1)
+    assert len(result.frames) == 2  # the frames once, not once per trip round the loop
+    assert any(s["reason"] == "folder already listed (a symbolic link loop)" for s in result.report["skipped"])
+    assert "Arrest" in result.report["missing_class_folders"]["Train"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder whatever its permissions")
+def test_unreadable_folder_is_listed(tmp_path):
+    root = tmp_path / "ucf"
+    good_video(root, "Train", "Abuse", "Abuse001_x264", 2)
+    locked = root / "Train" / "Abuse" / "locked"
+    write_rgb_png(locked / "Abuse002_x264_0.png", frame(3))
+    locked.chmod(0)
+    try:
+        result = index_frames(root, CLASSES, 64, workers=1)
+    finally:
+        locked.chmod(0o755)
+    assert any(s["path"] == str(locked) and s["reason"].startswith("folder cannot be read")
+               for s in result.report["skipped"])
+
+
+def test_index_checksums_are_the_files_crc32(messy_root):
+    frames = index_frames(messy_root, CLASSES, 64, workers=2).frames
+    for path, checksum in zip(frames["path"][:5], frames["crc32"][:5], strict=True):
+        with open(path, "rb") as f:
+            assert checksum == zlib.crc32(f.read())
+    assert frames["crc32"].dtype == np.uint32
+
+
+def test_split_stage_lists_videos_too_short_for_a_window(messy_root, tmp_path):
+    """Prepare then split on a real folder: the short videos are named with their PNG counts."""
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        (REPO / "params.yaml").read_text().replace("source: synthetic", "source: ucf_crime_frames")
+        .replace("root: null", f"root: {messy_root}", 1)
+    )
+    run(["python", str(REPO / "stages/prepare.py"), "--params", str(params), "--out", str(tmp_path / "prepared")],
+        cwd=tmp_path)
+    result = run(["python", str(REPO / "stages/split.py"), "--strategy", "frame", "--params", str(params),
+                  "--index", str(tmp_path / "prepared" / "index.parquet"), "--out", str(tmp_path / "frame")],
+                 cwd=tmp_path)
+    meta = json.loads((tmp_path / "frame" / "manifest.json").read_text())
+    # Abuse002: 3 PNGs; Abuse005: the 4 convertible frames; Abuse006: 1 nested frame; a window spans 36
+    assert meta["too_short_videos"] == {"Abuse002_x264": 3, "Abuse005_x264": 4, "Abuse006_x264": 1}
+    assert meta["videos_too_short_for_a_window"] == 3
+    assert "3 videos too short for one window" in result.stderr
+
+
+@pytest.mark.parametrize("where", ["below", "beside", "same"])
+def test_relative_paths_equal_resolving_each_path(messy_root, tmp_path, monkeypatch, where):
+    from harness.data.index import _relative, relative_paths
+
+    base = {"below": tmp_path, "beside": tmp_path / "elsewhere", "same": messy_root}[where]
+    base.mkdir(exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    paths = [c.path for c in scan_layout(Path("ucf"), CLASSES).candidates]  # listed from a relative root
+    assert relative_paths(paths, Path("ucf"), base) == [_relative(p, base) for p in paths]

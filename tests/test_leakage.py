@@ -90,3 +90,72 @@ def test_majority_class_rate_is_the_commonest_share(evidence_by_strategy, manife
             assert record["majority_class"] == classes[shares.idxmax()]
             assert record["majority_class_rate"] == pytest.approx(shares.max(), abs=1e-6)
             assert record["windows"] == len(manifest.role(role))
+
+
+# --------------------------------------------------------------------------- the embedded default itself
+@pytest.fixture(scope="module")
+def default_dataset(tmp_path_factory):
+    """The default params' synthetic dataset (what `make repro` prepares), generated and indexed here."""
+    from conftest import compose
+
+    from harness.config import DataConfig, SyntheticConfig
+    from harness.data.prepare import prepare
+
+    params = compose()
+    frames_dir = tmp_path_factory.mktemp("default") / "frames"
+    data = section(params, "data", DataConfig)
+    index = prepare(data, section(params, "synthetic", SyntheticConfig), frames_dir, repo_root=frames_dir).frames
+    index["path"] = [str(frames_dir / p) for p in index["path"]]
+    window_cfg = section(params, "windows", WindowConfig)
+    windows = build_windows(index, window_cfg)
+    splits = section(params, "splits", SplitsConfig)
+    manifests = {s: make_manifest(s, windows, splits) for s in ("frame", "video", "official")}
+    return {"params": params, "data": data, "index": index, "window_cfg": window_cfg, "manifests": manifests}
+
+
+@pytest.mark.slow
+def test_default_dataset_meets_the_acceptance_figures(default_dataset):
+    """On the embedded default: >= 90% of frame-split test windows share frames with training, its
+    near-duplicate rate is far above the video split's, and video / official share no video."""
+    d = default_dataset
+    cfg = section(d["params"], "leakage", LeakageConfig)
+    test = {s: evidence(m, d["index"], d["window_cfg"], cfg, d["data"].classes)["test"]
+            for s, m in d["manifests"].items()}
+    assert test["frame"]["windows_sharing_at_least_1_frames"] >= 0.9
+    assert test["frame"]["near_duplicate_rate"] >= 0.9
+    for strategy in ("video", "official"):
+        assert test[strategy]["videos_shared_with_train"] == 0
+        assert test[strategy]["windows_sharing_at_least_1_frames"] == 0
+        assert test["frame"]["near_duplicate_rate"] > 10 * max(test[strategy]["near_duplicate_rate"], 0.01)
+
+
+@pytest.mark.slow
+def test_a_scene_memoriser_scores_high_only_where_videos_cross_the_split(default_dataset):
+    """The leakage mechanism from the data alone: a 1-nearest-neighbour look-up of training windows (it can
+    only memorise what it has seen) scores near-perfectly on the frame split and far lower on the video
+    split, where every test video is new to it."""
+    import cv2
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from harness.data.windows import frame_rows
+
+    d = default_dataset
+    # each frame as a 8x8 colour thumbnail; a window as the mean thumbnail of its 16 frames
+    thumbs = np.stack([cv2.resize(cv2.imread(p), (8, 8), interpolation=cv2.INTER_AREA).ravel()
+                       for p in d["index"]["path"]]).astype(np.float32)
+
+    def features(windows):
+        return thumbs[frame_rows(windows, d["window_cfg"])].mean(axis=1)
+
+    scores = {}
+    for strategy in ("frame", "video"):
+        manifest = d["manifests"][strategy]
+        train, test = manifest.role("train"), manifest.role("test")
+        memoriser = KNeighborsClassifier(n_neighbors=1).fit(features(train), train["label"])
+        predicted = memoriser.predict(features(test))
+        scores[strategy] = (accuracy_score(test["label"], predicted),
+                            f1_score(test["label"], predicted, average="macro"))
+    (frame_accuracy, frame_f1), (video_accuracy, video_f1) = scores["frame"], scores["video"]
+    assert frame_accuracy >= 0.95 and frame_f1 >= 0.9, scores
+    assert video_accuracy <= frame_accuracy - 0.15 and video_f1 <= frame_f1 - 0.4, scores

@@ -51,10 +51,47 @@ def test_video_split_draws_from_train_and_is_stratified(windows, cfg):
     manifest = make_manifest("video", windows, cfg)
     train_ids = set(windows.loc[windows["official_split"] == "train", "window_id"])
     assert set(manifest.windows["window_id"]) == train_ids
-    # stratified: the normal class's share of test windows stays near its share overall
-    normal = manifest.windows["label"] == manifest.windows["label"].mode()[0]
-    overall, in_test = normal.mean(), normal[manifest.windows["split"] == "test"].mean()
-    assert abs(overall - in_test) < 0.2
+    videos = manifest.windows.groupby("video_id").agg(label=("label", "first"), split=("split", "first"))
+    for label, group in videos.groupby("label"):
+        n = len(group)
+        held = group["split"].value_counts()
+        # every class with a video to spare for each set sits in each set, in its configured share
+        expected_test = max(1, round(cfg.video.test_fraction * n)) if n > 2 else round(cfg.video.test_fraction * n)
+        assert held.get("test", 0) == expected_test, (label, n, held.to_dict())
+        if n > 2:
+            assert set(held.index) == {"train", "val", "test"}, (label, held.to_dict())
+
+
+def test_hold_out_videos_counts_per_class():
+    from harness.splits import hold_out_videos
+
+    sizes = {0: 40, 1: 4, 2: 3, 3: 2, 4: 1}
+    rows = [(f"c{label}v{i}", label) for label, n in sizes.items() for i in range(n) for _ in range(3)]
+    windows = pd.DataFrame(rows, columns=["video_id", "label"])
+    roles = pd.Series(hold_out_videos(windows, {"test": 0.2, "val": 0.1}, seed=0), index=windows.index)
+    per_video = windows.assign(role=roles).groupby("video_id").agg(label=("label", "first"), role=("role", "first"))
+    assert windows.assign(role=roles).groupby("video_id")["role"].nunique().max() == 1  # whole videos only
+    counts = per_video.groupby(["label", "role"]).size().unstack(fill_value=0)
+    assert counts.loc[0].to_dict() == {"test": 8, "train": 28, "val": 4}  # round(share x 40)
+    assert counts.loc[1].to_dict() == {"test": 1, "train": 2, "val": 1}  # at least one each
+    assert counts.loc[2].to_dict() == {"test": 1, "train": 1, "val": 1}
+    assert counts.loc[3].to_dict() == {"test": 0, "train": 2, "val": 0}  # too few to spare one for each
+    assert counts.loc[4].to_dict() == {"test": 0, "train": 1, "val": 0}
+    again = hold_out_videos(windows, {"test": 0.2, "val": 0.1}, seed=0)
+    other = hold_out_videos(windows, {"test": 0.2, "val": 0.1}, seed=1)
+    assert np.array_equal(again, roles.to_numpy()) and not np.array_equal(other, roles.to_numpy())
+    # large shares still leave every class a training video
+    greedy = pd.Series(hold_out_videos(windows, {"test": 0.5, "val": 0.45}, seed=0))
+    assert set(windows.loc[greedy == "train", "label"]) == set(sizes)
+
+
+def test_hold_out_videos_needs_enough_videos():
+    from harness.errors import HarnessError
+    from harness.splits import hold_out_videos
+
+    windows = pd.DataFrame({"video_id": ["a", "a", "b"], "label": [0, 0, 1]})
+    with pytest.raises(HarnessError, match="only 2 videos to split into train and test and val by video"):
+        hold_out_videos(windows, {"test": 0.2, "val": 0.1}, seed=0)
 
 
 def test_official_test_is_the_test_folder(windows, cfg):
@@ -73,19 +110,35 @@ def test_guard_refuses_a_video_on_two_sides(windows, cfg):
         assert_video_disjoint(Manifest("video", broken, "test"))
 
 
-def test_content_hash_tracks_the_assignment_not_row_order(windows, cfg):
+def test_content_hash_covers_the_windows_and_their_frames(smoke_dataset, windows, cfg):
+    index = smoke_dataset["index"]
     manifest = make_manifest("video", windows, cfg)
-    shuffled = manifest.windows.sample(frac=1, random_state=0)
-    assert manifest_hash(shuffled) == manifest.content_hash
+    reference = manifest_hash(manifest.windows, index)
+    assert len(reference) == 64
+    assert manifest_hash(manifest.windows.sample(frac=1, random_state=0), index) == reference  # row order
+    first = manifest.windows.index[0]
     moved = manifest.windows.copy()
-    moved.loc[moved.index[0], "split"] = "val" if moved.loc[moved.index[0], "split"] != "val" else "train"
-    assert manifest_hash(moved) != manifest.content_hash
-    assert len(manifest.content_hash) == 64
+    moved.loc[first, "split"] = "val" if moved.loc[first, "split"] != "val" else "train"
+    shifted = manifest.windows.copy()
+    shifted.loc[first, "start"] += 4
+    relabelled = manifest.windows.copy()
+    relabelled.loc[first, "label"] += 1
+    for changed in (moved, shifted, relabelled):
+        assert manifest_hash(changed, index) != reference
+    # the same windows over frames of other content (regenerated data, another synthetic setting)
+    retouched = index.copy()
+    retouched.loc[retouched.index[7], "crc32"] ^= 1
+    assert manifest_hash(manifest.windows, retouched) != reference
+    renamed = index.copy()
+    renamed.loc[renamed.index[7], "path"] += ".moved"
+    assert manifest_hash(manifest.windows, renamed) != reference
 
 
-def test_splits_are_deterministic(windows, cfg):
+def test_splits_are_deterministic(smoke_dataset, windows, cfg):
+    index = smoke_dataset["index"]
     for strategy in ("frame", "video", "official"):
-        assert make_manifest(strategy, windows, cfg).content_hash == make_manifest(strategy, windows, cfg).content_hash
+        first, second = make_manifest(strategy, windows, cfg), make_manifest(strategy, windows, cfg)
+        assert manifest_hash(first.windows, index) == manifest_hash(second.windows, index)
 
 
 def test_video_split_seed_changes_the_split(windows, cfg):

@@ -63,3 +63,21 @@ def test_no_videos_is_one_clear_error(tmp_path):
     (tmp_path / "Train" / "Abuse").mkdir(parents=True)
     with pytest.raises(HarnessError, match="holds no video files"):
         extract_frames(tmp_path, tmp_path / "out", CLASSES, every=10, size=64)
+
+
+def test_prepare_extracts_then_indexes(video_root, tmp_path):
+    """data=ucf_crime_videos through the prepare step: frames written, indexed, bad videos reported."""
+    from conftest import compose, section
+
+    from harness.config import DataConfig, SyntheticConfig
+    from harness.data.prepare import prepare
+
+    params = compose("data=ucf_crime_videos", f"data.root={video_root}", "data.workers=1")
+    out = tmp_path / "prepared" / "frames"
+    result = prepare(section(params, "data", DataConfig), section(params, "synthetic", SyntheticConfig), out,
+                     repo_root=tmp_path)
+    assert result.report["source"] == "ucf_crime_videos"
+    assert result.report["extraction"]["frames_extracted"] == 10
+    assert len(result.frames) == 10 and result.frames["path"].str.startswith("prepared/frames/").all()
+    skipped = {s["path"].split("/")[-1] for s in result.report["skipped"]}
+    assert skipped == {"Abuse002_x264.mp4", "readme.txt"}
