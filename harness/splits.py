@@ -87,9 +87,11 @@ def hold_out_videos(windows: pd.DataFrame, fractions: dict[str, float], seed: in
         counts = {role: round(share * n) for role, share in fractions.items()}
         if n > len(fractions):
             counts = {role: max(1, k) for role, k in counts.items()}
-        for role in reversed(list(counts)):  # always keep one training video: trim the last roles first
-            counts[role] -= max(0, sum(counts.values()) - (n - 1))
-            counts[role] = max(0, counts[role])
+        excess = max(0, sum(counts.values()) - (n - 1))  # always keep one training video
+        for role in reversed(list(counts)):  # trimming the last roles first
+            cut = min(counts[role], excess)
+            counts[role] -= cut
+            excess -= cut
         taken = 0
         for role, k in counts.items():
             role_of_video.update(dict.fromkeys(ids[taken : taken + k], role))

@@ -81,19 +81,29 @@ def smoke_params() -> dict:
     return compose("profile=smoke")
 
 
-@pytest.fixture(scope="session")
-def smoke_dataset(tmp_path_factory, smoke_params) -> dict:
-    """The smoke profile's synthetic dataset, generated and indexed once per session."""
+def synthetic_dataset(params: dict, root: Path) -> dict:
+    """``params``' synthetic dataset, generated under ``root`` and indexed (paths as listed)."""
     from harness.data.index import index_frames
     from harness.data.synthetic import generate
 
-    root = tmp_path_factory.mktemp("smoke") / "frames"
-    data = section(smoke_params, "data", DataConfig)
-    synthetic = section(smoke_params, "synthetic", SyntheticConfig)
-    generate(synthetic, root, data.classes, data.normal_class, data.image_size, workers=2)
+    data = section(params, "data", DataConfig)
+    generate(section(params, "synthetic", SyntheticConfig), root, data.classes, data.normal_class, data.image_size,
+             data.frame_every, workers=2)
     index = index_frames(root, data.classes, data.image_size, workers=2).frames
-    return {"root": root, "index": index, "params": smoke_params, "data": data,
-            "windows": section(smoke_params, "windows", WindowConfig)}
+    return {"root": root, "index": index, "params": params, "data": data,
+            "windows": section(params, "windows", WindowConfig)}
+
+
+def random_hashes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` uniformly random 64-bit hashes."""
+    return rng.integers(0, np.iinfo(np.int64).max, n, dtype=np.int64).astype(np.uint64) | (
+        rng.integers(0, 2, n).astype(np.uint64) << np.uint64(63))
+
+
+@pytest.fixture(scope="session")
+def smoke_dataset(tmp_path_factory, smoke_params) -> dict:
+    """The smoke profile's synthetic dataset, generated and indexed once per session."""
+    return synthetic_dataset(smoke_params, tmp_path_factory.mktemp("smoke") / "frames")
 
 
 @pytest.fixture(autouse=True)

@@ -9,11 +9,9 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import compose, section
+from conftest import compose, section, synthetic_dataset
 
-from harness.config import DataConfig, SplitsConfig, SyntheticConfig, WindowConfig
-from harness.data.index import index_frames
-from harness.data.synthetic import generate
+from harness.config import DataConfig, SplitsConfig, WindowConfig
 from harness.data.windows import build_windows
 from harness.evaluation import EvaluateConfig, predict_windows, score_predictions
 from harness.metrics import difference_interval
@@ -45,14 +43,9 @@ NO_SIGNATURE = (
 
 @pytest.fixture(scope="module")
 def no_signature(tmp_path_factory):
-    params = compose(*NO_SIGNATURE)
-    data = section(params, "data", DataConfig)
-    root = tmp_path_factory.mktemp("nosig") / "frames"
-    generate(section(params, "synthetic", SyntheticConfig), root, data.classes, data.normal_class, data.image_size,
-             workers=2)
-    index = index_frames(root, data.classes, data.image_size, workers=2).frames
-    windows = build_windows(index, section(params, "windows", WindowConfig))
-    return params, index, windows, tmp_path_factory.mktemp("nosig-runs")
+    dataset = synthetic_dataset(compose(*NO_SIGNATURE), tmp_path_factory.mktemp("nosig") / "frames")
+    windows = build_windows(dataset["index"], dataset["windows"])
+    return dataset["params"], dataset["index"], windows, tmp_path_factory.mktemp("nosig-runs")
 
 
 def train_and_score(params, index, windows, strategy, out_dir):

@@ -61,6 +61,16 @@ def messy_root(tmp_path):
     return root
 
 
+def real_frames_params(folder, root):
+    """The committed params.yaml pointed at a Kaggle-layout folder (data=ucf_crime_frames), written to ``folder``."""
+    params = folder / "params.yaml"
+    params.write_text(
+        (REPO / "params.yaml").read_text().replace("source: synthetic", "source: ucf_crime_frames")
+        .replace("root: null", f"root: {root}", 1)
+    )
+    return params
+
+
 def test_every_bad_input_is_skipped_with_its_reason(messy_root):
     result = index_frames(messy_root, CLASSES, 64, workers=2)
     reasons = {p.split("/")[-1]: r for p, r in ((s["path"], s["reason"]) for s in result.report["skipped"])}
@@ -137,11 +147,7 @@ def test_wrapper_folder_is_found(tmp_path):
 
 def test_prepare_stage_reports_instead_of_tracebacks(messy_root, tmp_path):
     """The stage on a user's messy folder: a one-line summary, the JSON report, no traceback."""
-    params = tmp_path / "params.yaml"
-    params.write_text(
-        (REPO / "params.yaml").read_text().replace("source: synthetic", "source: ucf_crime_frames")
-        .replace("root: null", f"root: {messy_root}", 1)
-    )
+    params = real_frames_params(tmp_path, messy_root)
     out = tmp_path / "prepared"
     result = run(["python", str(REPO / "stages/prepare.py"), "--params", str(params), "--out", str(out)], cwd=tmp_path)
     assert "Traceback" not in result.stderr
@@ -212,11 +218,7 @@ def test_index_checksums_are_the_files_crc32(messy_root):
 
 def test_split_stage_lists_videos_too_short_for_a_window(messy_root, tmp_path):
     """Prepare then split on a real folder: the short videos are named with their PNG counts."""
-    params = tmp_path / "params.yaml"
-    params.write_text(
-        (REPO / "params.yaml").read_text().replace("source: synthetic", "source: ucf_crime_frames")
-        .replace("root: null", f"root: {messy_root}", 1)
-    )
+    params = real_frames_params(tmp_path, messy_root)
     run(["python", str(REPO / "stages/prepare.py"), "--params", str(params), "--out", str(tmp_path / "prepared")],
         cwd=tmp_path)
     result = run(["python", str(REPO / "stages/split.py"), "--strategy", "frame", "--params", str(params),

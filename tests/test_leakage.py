@@ -5,17 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import section
+from conftest import random_hashes, section
 
 from harness.config import LeakageConfig, SplitsConfig, WindowConfig
 from harness.data.windows import build_windows
 from harness.leakage import evidence, max_shared_frames, near_duplicate_mask, near_duplicate_mask_bruteforce
 from harness.splits import make_manifest
-
-
-def random_hashes(rng, n):
-    return rng.integers(0, np.iinfo(np.int64).max, n, dtype=np.int64).astype(np.uint64) | (
-        rng.integers(0, 2, n).astype(np.uint64) << np.uint64(63))
 
 
 def flip_bits(rng, hashes, k):
@@ -96,21 +91,12 @@ def test_majority_class_rate_is_the_commonest_share(evidence_by_strategy, manife
 @pytest.fixture(scope="module")
 def default_dataset(tmp_path_factory):
     """The default params' synthetic dataset (what `make repro` prepares), generated and indexed here."""
-    from conftest import compose
+    from conftest import compose, synthetic_dataset
 
-    from harness.config import DataConfig, SyntheticConfig
-    from harness.data.prepare import prepare
-
-    params = compose()
-    frames_dir = tmp_path_factory.mktemp("default") / "frames"
-    data = section(params, "data", DataConfig)
-    index = prepare(data, section(params, "synthetic", SyntheticConfig), frames_dir, repo_root=frames_dir).frames
-    index["path"] = [str(frames_dir / p) for p in index["path"]]
-    window_cfg = section(params, "windows", WindowConfig)
-    windows = build_windows(index, window_cfg)
-    splits = section(params, "splits", SplitsConfig)
-    manifests = {s: make_manifest(s, windows, splits) for s in ("frame", "video", "official")}
-    return {"params": params, "data": data, "index": index, "window_cfg": window_cfg, "manifests": manifests}
+    dataset = synthetic_dataset(compose(), tmp_path_factory.mktemp("default") / "frames")
+    windows = build_windows(dataset["index"], dataset["windows"])
+    splits = section(dataset["params"], "splits", SplitsConfig)
+    return {**dataset, "manifests": {s: make_manifest(s, windows, splits) for s in ("frame", "video", "official")}}
 
 
 @pytest.mark.slow
@@ -119,7 +105,7 @@ def test_default_dataset_meets_the_acceptance_figures(default_dataset):
     near-duplicate rate is far above the video split's, and video / official share no video."""
     d = default_dataset
     cfg = section(d["params"], "leakage", LeakageConfig)
-    test = {s: evidence(m, d["index"], d["window_cfg"], cfg, d["data"].classes)["test"]
+    test = {s: evidence(m, d["index"], d["windows"], cfg, d["data"].classes)["test"]
             for s, m in d["manifests"].items()}
     assert test["frame"]["windows_sharing_at_least_1_frames"] >= 0.9
     assert test["frame"]["near_duplicate_rate"] >= 0.9
@@ -146,7 +132,7 @@ def test_a_scene_memoriser_scores_high_only_where_videos_cross_the_split(default
                        for p in d["index"]["path"]]).astype(np.float32)
 
     def features(windows):
-        return thumbs[frame_rows(windows, d["window_cfg"])].mean(axis=1)
+        return thumbs[frame_rows(windows, d["windows"])].mean(axis=1)
 
     scores = {}
     for strategy in ("frame", "video"):

@@ -84,22 +84,19 @@ def test_near_duplicate_search_at_ucf_crime_scale(benchmark):
     13,000 clusters of 100 (a video's frames hash close together) against 100,000 evaluation frames,
     half near a training frame, half unrelated."""
     import numpy as np
+    from conftest import random_hashes
 
     from harness.leakage import near_duplicate_mask
 
     rng = np.random.default_rng(0)
 
-    def random_hashes(n):
-        return rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) ^ (
-            rng.integers(0, 2, n).astype(np.uint64) << np.uint64(63))
-
     def flip(hashes, k):  # flip up to k random bits of each hash
         bits = np.uint64(1) << rng.integers(0, 64, (len(hashes), k)).astype(np.uint64)
         return hashes ^ np.bitwise_or.reduce(bits, axis=1)
 
-    reference = flip(np.repeat(random_hashes(13_000), 100), 3)
+    reference = flip(np.repeat(random_hashes(rng, 13_000), 100), 3)
     near = flip(reference[rng.integers(0, len(reference), 50_000)], 4)
-    queries = np.concatenate([near, random_hashes(50_000)])
+    queries = np.concatenate([near, random_hashes(rng, 50_000)])
     benchmark.extra_info.update(reference_hashes=len(reference), queries=len(queries), radius=4)
     found = benchmark.pedantic(near_duplicate_mask, args=(queries, reference, 4), rounds=3, iterations=1)
     assert found[:50_000].all() and not found[50_000:].any()
