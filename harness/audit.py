@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.evaluation import EvaluateConfig
+from harness.config import EvaluateConfig
 from harness.io import read_json
 from harness.metrics import difference_interval
 
@@ -23,11 +23,11 @@ TABLE_COLUMNS = [
 
 
 def load_evaluations(eval_dir: Path) -> dict[str, dict[str, Any]]:
-    """Every evaluation folder: its metrics and its window predictions, by folder name."""
+    """Every evaluation folder under ``eval_dir``: its metrics and its window predictions, by folder path."""
     out = {}
     for metrics_path in sorted(eval_dir.glob("*/metrics.json")):
         folder = metrics_path.parent
-        out[folder.name] = {"metrics": read_json(metrics_path),
+        out[str(folder)] = {"metrics": read_json(metrics_path),
                             "predictions": pd.read_csv(folder / "predictions.csv")}
     return out
 

@@ -189,6 +189,20 @@ class RunConfig:
     threads: int = nonneg(default=0)
 
 
+@dataclass(frozen=True, kw_only=True)
+class EvaluateConfig:
+    bootstrap_resamples: int = positive()
+    confidence: float = unit()
+    seed: int = nonneg()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeConfig:
+    thumbnail_size: int = positive()
+    permutations: int = positive()
+    seed: int = nonneg()
+
+
 DataSource = Literal["synthetic", "ucf_crime_frames", "ucf_crime_videos"]
 
 

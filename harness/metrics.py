@@ -11,10 +11,13 @@ is tested to equal scikit-learn on the same predictions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+from harness.config import EvaluateConfig
 
 SCORES = ("accuracy", "balanced_accuracy", "macro_precision", "macro_recall", "macro_f1",
           "weighted_precision", "weighted_recall", "weighted_f1")
@@ -181,3 +184,27 @@ def difference_interval(a: pd.DataFrame, b: pd.DataFrame, n_classes: int, score:
     low, high = interval(diff, confidence)
     return {"difference": round(point, 6), "ci_low": round(low, 6), "ci_high": round(high, 6),
             "paired": paired, "shared_videos": int(len(shared))}
+
+
+def score_predictions(predictions: pd.DataFrame, class_names: tuple[str, ...], cfg: EvaluateConfig) -> dict[str, Any]:
+    """Window-level and video-level scores with clustered-bootstrap intervals, floors and tables.
+
+    ``predictions`` has columns video_id, label, predicted and p0..p{K-1} (class probabilities; a
+    look-up without probabilities gives one-hot rows, so a video's class is its windows' majority)."""
+    n_classes = len(class_names)
+    probs = predictions[[f"p{i}" for i in range(n_classes)]].to_numpy()
+    y, yhat, videos = predictions["label"].to_numpy(), predictions["predicted"].to_numpy(), predictions["video_id"].to_numpy()
+    windows = score_with_intervals(y, yhat, videos, n_classes, cfg.bootstrap_resamples, cfg.confidence, cfg.seed)
+    per_video = video_level(probs, y, videos)
+    vy, vyhat, vids = per_video["label"].to_numpy(), per_video["predicted"].to_numpy(), per_video["video_id"].to_numpy()
+    video = score_with_intervals(vy, vyhat, vids, n_classes, cfg.bootstrap_resamples, cfg.confidence, cfg.seed)
+    return {
+        "window": {"windows": windows.n_windows, "videos": windows.n_videos,
+                   "majority_class_rate": round(majority_rate(y), 6), **windows.flat()},
+        "video": {"videos": video.n_videos, "majority_class_rate": round(majority_rate(vy), 6), **video.flat()},
+        "per_class_window": per_class(y, yhat, class_names),
+        "per_class_video": per_class(vy, vyhat, class_names),
+        "confusion_window": confusion(y, yhat, n_classes),
+        "confusion_video": confusion(vy, vyhat, n_classes),
+        "video_predictions": per_video,
+    }

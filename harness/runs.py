@@ -33,8 +33,11 @@ def build_run(
     manifest_hash: str,
     index: pd.DataFrame,
     out_dir: Path,
+    code_hash: str,
     shuffle_labels: bool = False,
 ) -> RunSetup:
+    """One run of ``model_name`` on ``manifest``. ``code_hash`` names the code that trains it (the caller's
+    ``harness.sources.code_hash``): a checkpoint of other code is never resumed."""
     run = load_section(params, "run", RunConfig)
     data = load_section(params, "data", DataConfig)
     windows_cfg = load_section(params, "windows", WindowConfig)
@@ -73,6 +76,7 @@ def build_run(
         run_fingerprint=fingerprint(model_name, model_params, train, loss_cfg, windows_cfg, run.seed,
                                     run.deterministic, manifest_hash, shuffle_labels, data.image_size,
                                     ranks.world_size),
+        code_hash=code_hash,
         ranks=ranks,
     )
     record = {
@@ -82,6 +86,7 @@ def build_run(
         "data_source": data.source,
         "profile": run.profile,
         "manifest_hash": manifest_hash,
+        "code_hash": code_hash,
         "parameters": count_parameters(model),
         "backbone": model_params.get("backbone"),
         "torch_threads": threads,
@@ -89,14 +94,6 @@ def build_run(
         "deterministic_mode": run.deterministic,
     }
     return RunSetup(spec, record, video_labels)
-
-
-def load_manifest(path: Path) -> tuple[Manifest, dict[str, Any]]:
-    """A manifest written by the split stage, with its metadata (manifest.json beside it)."""
-    from harness.io import read_json
-
-    meta = read_json(path.with_suffix(".json"))
-    return Manifest(meta["strategy"], pd.read_parquet(path), meta["test_set"]), meta
 
 
 def load_trained_model(run_dir: Path, params: dict[str, Any], device) -> tuple[Any, dict[str, Any]]:
@@ -112,6 +109,10 @@ def load_trained_model(run_dir: Path, params: dict[str, Any], device) -> tuple[A
     data = load_section(params, "data", DataConfig)
     model = build_model(summary["model"], params["model"][summary["model"]], len(data.classes))
     checkpoint = load_checkpoint(run_dir / "checkpoints" / "best.pt", map_location="cpu")
+    written_by = {k: checkpoint.get(k) for k in ("fingerprint", "code_hash")}
+    if written_by != {"fingerprint": summary.get("run_fingerprint"), "code_hash": summary.get("code_hash")}:
+        raise HarnessError(f"{run_dir}/checkpoints/best.pt was not written by the run {summary_path} describes "
+                           f"(other code or settings); retrain with `dvc repro`")
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError:

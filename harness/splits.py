@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,7 @@ import torch
 
 from harness.config import SplitsConfig
 from harness.errors import HarnessError
+from harness.io import read_json
 
 ROLES = ("train", "val", "test")
 MANIFEST_COLUMNS = ["window_id", "video_id", "label", "start", "first_row", "split"]
@@ -43,6 +46,17 @@ class Manifest:
         if name == "test":
             name = self.test_set
         return self.windows[self.windows["split"] == name]
+
+
+def describe_eval_set(test_set: str) -> str:
+    """What a manifest's scored set is, for metrics files and the report."""
+    return "validation (the write-up's test = validation)" if test_set == "val" else "test"
+
+
+def load_manifest(path: Path) -> tuple[Manifest, dict[str, Any]]:
+    """A manifest written by the split stage, with its metadata (manifest.json beside it)."""
+    meta = read_json(path.with_suffix(".json"))
+    return Manifest(meta["strategy"], pd.read_parquet(path), meta["test_set"]), meta
 
 
 def manifest_hash(windows: pd.DataFrame, index: pd.DataFrame) -> str:

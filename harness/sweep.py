@@ -17,8 +17,7 @@ sweeps/results/<name>/<model>-<split>-seed<seed>.json (small; commit them with d
 result file already holds the same settings returns it without training, so re-launching a sweep runs
 only the jobs that did not finish.
 
-``aggregate`` turns the result files into mean +- std across seeds per sweep x model x split strategy
-(the DVC stage ``sweeps``, which depends on sweeps/results only; the report shows the table).
+harness.sweep_table turns the result files into mean +- std across seeds (the DVC stage ``sweeps``).
 """
 
 from __future__ import annotations
@@ -34,16 +33,11 @@ import pandas as pd
 from harness.config import CONF_DIR, SplitStrategy, parse_section, positive
 from harness.errors import ConfigError
 from harness.io import read_json, write_json
+from harness.sources import code_hash
 
 log = logging.getLogger("harness")
 
 ALIASES = {"seed": "run.seed", "split": "sweep.split", "model": "sweep.model"}
-METRICS = {  # table column -> (level, key) in result.json
-    "window_accuracy": ("window", "accuracy"),
-    "window_macro_f1": ("window", "macro_f1"),
-    "video_accuracy": ("video", "accuracy"),
-    "video_macro_f1": ("video", "macro_f1"),
-}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,9 +57,11 @@ class SweepConfig:
 
 # --------------------------------------------------------------------------- one job
 def _data_hash(params: dict[str, Any]) -> str:
+    """The data settings and the code that prepares data: another version of either prepares afresh."""
+    from harness.data import prepare
     from harness.training import fingerprint
 
-    return fingerprint(params["data"], params["synthetic"])
+    return fingerprint(params["data"], params["synthetic"], code_hash(prepare.__file__))
 
 
 def prepared_index(params: dict[str, Any], data_dir: Path, lock_timeout_minutes: float) -> pd.DataFrame:
@@ -81,7 +77,7 @@ def prepared_index(params: dict[str, Any], data_dir: Path, lock_timeout_minutes:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(str(folder / ".lock"), timeout=lock_timeout_minutes * 60):
-            if not _index_is_current(index_path):
+            if not index_path.is_file():  # the folder's name covers the indexer's code
                 log.info("preparing the sweep's data in %s", folder)
                 data = load_section(params, "data", DataConfig)
                 synthetic = load_section(params, "synthetic", SyntheticConfig)
@@ -96,26 +92,18 @@ def prepared_index(params: dict[str, Any], data_dir: Path, lock_timeout_minutes:
     return pd.read_parquet(index_path)
 
 
-def _index_is_current(path: Path) -> bool:
-    """An index written by this version of the indexer (an older one lacks columns the splits need)."""
-    import pyarrow.parquet as pq
-
-    from harness.data.index import INDEX_COLUMNS
-
-    return path.is_file() and set(INDEX_COLUMNS) <= set(pq.read_schema(path).names)
-
-
 def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> dict[str, Any]:
     """One sweep job: data, split, training, test scores; returns (and writes) result.json's content."""
     import numpy as np
     import yaml
 
-    from harness.config import DataConfig, RunConfig, SplitsConfig, WindowConfig, load_section
+    from harness.config import DataConfig, EvaluateConfig, RunConfig, SplitsConfig, WindowConfig, load_section
     from harness.data.windows import build_windows
-    from harness.evaluation import EvaluateConfig, describe_eval_set, predict_windows, score_predictions
+    from harness.evaluation import predict_windows
+    from harness.metrics import score_predictions
     from harness.runinfo import environment
     from harness.runs import build_run, load_trained_model
-    from harness.splits import make_manifest, manifest_hash
+    from harness.splits import describe_eval_set, make_manifest, manifest_hash
     from harness.training import TrainConfig, fingerprint, train_model
 
     run = load_section(params, "run", RunConfig)
@@ -128,21 +116,25 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
         raise ConfigError("params.yaml: train.nproc_per_node must be 1 in a sweep (one process per job; "
                           "ask the launcher for one GPU per job)")
     settings = fingerprint(_result_settings(params), sweep.model, sweep.split)
-    job_hash = fingerprint(settings, run.seed)
+    code = code_hash(__file__)
+    job_hash = fingerprint(settings, run.seed, code)
     result_path = Path(sweep.results_dir) / out.parent.name / f"{out.name}.json"
     if result_path.is_file():
         previous = read_json(result_path)
         if previous.get("job_hash") == job_hash:
             log.info("%s already holds this job's result; not training again", result_path)
             return previous
-        raise ConfigError(f"{out} holds a run of other settings; give this sweep another sweep.name "
-                          f"(or delete {out})")
+        if previous.get("settings") != settings:
+            raise ConfigError(f"{out} holds a run of other settings; give this sweep another sweep.name "
+                              f"(or delete {out})")
+        log.info("%s was computed by other code (code hash %s, now %s); training again", result_path,
+                 previous.get("code_hash"), code)
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     index = prepared_index(params, Path(sweep.data_dir), sweep.lock_timeout_minutes)
     manifest = make_manifest(sweep.split, build_windows(index, window_cfg), splits)
-    setup = build_run(params, sweep.model, manifest, manifest_hash(manifest.windows, index), index[["path"]], out)
+    setup = build_run(params, sweep.model, manifest, manifest_hash(manifest.windows, index), index[["path"]], out, code)
     log.info("job %s: %s on the %s split, seed %d", out.name, sweep.model, sweep.split, run.seed)
     summary = train_model(setup.spec)
     write_json(out / "summary.json", {**setup.record, **summary, "environment": environment()})
@@ -159,6 +151,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
         "seed": run.seed,
         "settings": settings,
         "job_hash": job_hash,
+        "code_hash": code,
         "profile": run.profile,
         "data_source": data.source,
         "eval_set": describe_eval_set(manifest.test_set),
@@ -192,48 +185,6 @@ def run_job(cfg) -> dict[str, Any]:
     params = OmegaConf.to_container(cfg, resolve=True)
     sweep = parse_section(SweepConfig, params.pop("sweep"), "sweep")
     return train_and_score(params, sweep, Path(HydraConfig.get().runtime.output_dir))
-
-
-# --------------------------------------------------------------------------- aggregation
-def collect_results(root: Path) -> pd.DataFrame:
-    """One row per finished job under ``root`` (sweeps/results/<name>/<job>.json)."""
-    rows = []
-    for path in sorted(Path(root).glob("*/*.json")):
-        r = read_json(path)
-        rows.append({"sweep": r["sweep"], "model": r["model"], "split": r["split"], "settings": r["settings"],
-                     "seed": r["seed"], "profile": r["profile"], "data_source": r["data_source"],
-                     "eval_set": r["eval_set"], "job": path.stem,
-                     **{name: r[level][key] for name, (level, key) in METRICS.items()}})
-    return pd.DataFrame(rows)
-
-
-def aggregate(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample standard deviation (ddof=1; empty with one seed) across seeds, per sweep x model x
-    split x settings."""
-    keys = ["sweep", "model", "split", "settings"]
-    columns = [*keys, "profile", "data_source", "eval_set", "n_seeds", "seeds",
-               *[f"{m}_{s}" for m in METRICS for s in ("mean", "std")]]
-    if results.empty:
-        return pd.DataFrame(columns=columns)
-    grouped = results.groupby(keys, sort=True)
-    table = grouped.agg(
-        profile=("profile", "first"), data_source=("data_source", "first"), eval_set=("eval_set", "first"),
-        n_seeds=("seed", "nunique"), seeds=("seed", lambda s: ",".join(map(str, sorted(s)))),
-        **{f"{m}_{stat}": (m, stat) for m in METRICS for stat in ("mean", "std")},
-    ).reset_index()
-    return table[columns]
-
-
-def table_metrics(table: pd.DataFrame) -> dict[str, Any]:
-    """The aggregated table as DVC metrics: {sweep/model-split: {metric: {mean, std}, n_seeds}}."""
-    out: dict[str, Any] = {}
-    ambiguous = table.duplicated(["sweep", "model", "split"], keep=False)
-    for row, twice in zip(table.to_dict("records"), ambiguous, strict=True):
-        key = f"{row['sweep']}/{row['model']}-{row['split']}" + (f"@{row['settings'][:8]}" if twice else "")
-        out[key] = {"n_seeds": int(row["n_seeds"]), "seeds": row["seeds"], **{
-            m: {"mean": row[f"{m}_mean"], "std": None if pd.isna(row[f"{m}_std"]) else row[f"{m}_std"]}
-            for m in METRICS}}
-    return out
 
 
 # --------------------------------------------------------------------------- entry point

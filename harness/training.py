@@ -245,6 +245,16 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def stale_checkpoint(checkpoint: dict[str, Any], spec: RunSpec) -> str | None:
+    """Why ``checkpoint`` must not be resumed by ``spec``'s run (None when it may): written by other code,
+    or for other settings or data."""
+    if checkpoint.get("code_hash") != spec.code_hash:
+        return f"it was written by other code (code hash {checkpoint.get('code_hash')}, now {spec.code_hash})"
+    if checkpoint.get("fingerprint") != spec.run_fingerprint:
+        return "it belongs to other settings or data"
+    return None
+
+
 # --------------------------------------------------------------------------- a whole run
 @dataclass
 class RunSpec:
@@ -266,7 +276,8 @@ class RunSpec:
     window_cfg: Any
     image_size: int
     out_dir: Path
-    run_fingerprint: str
+    run_fingerprint: str  # settings and data (harness.training.fingerprint)
+    code_hash: str  # the code the run's entry point runs (harness.sources.code_hash)
     ranks: Ranks = SINGLE
 
 
@@ -402,8 +413,9 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
     # on the CPU: RNG states must stay CPU byte tensors; load_state_dict moves the rest to the model's device
     checkpoint = load_checkpoint(last, map_location="cpu") if last.exists() else None
     barrier(ranks)  # every rank has read last.pt before rank 0 may delete it
-    if checkpoint is not None and checkpoint.get("fingerprint") != spec.run_fingerprint:
-        log.info("checkpoint %s belongs to other settings; training from scratch", last)
+    stale = checkpoint is not None and stale_checkpoint(checkpoint, spec)
+    if stale:
+        log.info("not resuming %s: %s; training from scratch", last, stale)
         if main:
             shutil.rmtree(ckpt_dir)
             ckpt_dir.mkdir(parents=True)
@@ -472,13 +484,15 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
                 "rng_cpu": rng_cpu,
                 "rng_cuda": rng_cuda,
                 "fingerprint": spec.run_fingerprint,
+                "code_hash": spec.code_hash,
                 "world_size": ranks.world_size,
                 **state,
             }
             if improved:
                 save_checkpoint(ckpt_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch,
                                                        "val_macro_f1": val_scores["macro_f1"],
-                                                       "fingerprint": spec.run_fingerprint})
+                                                       "fingerprint": spec.run_fingerprint,
+                                                       "code_hash": spec.code_hash})
             if epoch % cfg.checkpoint_every == 0:
                 save_checkpoint(ckpt_dir / f"epoch_{epoch:03d}.pt", checkpoint)
             save_checkpoint(last, checkpoint)
@@ -502,6 +516,8 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
         "best_epoch": state["best_epoch"],
         "best_val_macro_f1": state["best_f1"],
         "resumed_after_epoch": resumed_from,
+        "run_fingerprint": spec.run_fingerprint,
+        "code_hash": spec.code_hash,
         "precision": precision.name,
         "device": str(device),
         "world_size": ranks.world_size,

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from harness.audit import audit, load_evaluations
 from harness.cli import run_stage
-from harness.config import DataConfig, load_params, load_section
+from harness.config import DataConfig, EvaluateConfig, load_params, load_section
 from harness.errors import HarnessError
-from harness.evaluation import EvaluateConfig
 from harness.io import read_json, write_csv, write_json
 
 log = logging.getLogger("harness")
@@ -21,7 +20,8 @@ log = logging.getLogger("harness")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--evals", type=Path, default=Path("runs/eval"))
+    parser.add_argument("--evals", type=Path, action="append", required=True,
+                        help="a folder of evaluations (<name>/metrics.json + predictions.csv); may repeat")
     parser.add_argument("--splits", type=Path, default=Path("data/splits"))
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--table", type=Path, default=Path("reports/audit_table.csv"))
@@ -30,9 +30,9 @@ def main() -> None:
     params = load_params(args.params)
     data = load_section(params, "data", DataConfig)
     cfg = load_section(params, "evaluate", EvaluateConfig)
-    evaluations = load_evaluations(args.evals)
+    evaluations = {name: e for folder in args.evals for name, e in load_evaluations(folder).items()}
     if not evaluations:
-        raise HarnessError(f"no evaluations under {args.evals}: run the evaluate stages first")
+        raise HarnessError(f"no evaluations under {', '.join(map(str, args.evals))}: run the evaluate stages first")
     leakage = {p.parent.name: read_json(p) for p in args.splits.glob("*/leakage.json")}
     table, metrics = audit(evaluations, leakage, len(data.classes), cfg)
     write_csv(args.table, table)

@@ -22,7 +22,7 @@ from harness.bench import make_workbench, run_benchmarks
 from harness.cli import run_stage
 from harness.config import RunConfig, load_params, load_section
 from harness.io import write_csv, write_json
-from harness.runs import load_manifest
+from harness.splits import load_manifest
 
 log = logging.getLogger("harness")
 

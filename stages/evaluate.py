@@ -14,13 +14,15 @@ import numpy as np
 import pandas as pd
 
 from harness.cli import run_stage
-from harness.config import DataConfig, RunConfig, WindowConfig, load_params, load_section
+from harness.config import DataConfig, EvaluateConfig, RunConfig, WindowConfig, load_params, load_section
 from harness.controls import apply_labels
 from harness.errors import HarnessError
-from harness.evaluation import EvaluateConfig, describe_eval_set, predict_windows, score_predictions
+from harness.evaluation import predict_windows
 from harness.io import write_csv, write_json
+from harness.metrics import score_predictions
 from harness.runinfo import resolve_device, set_threads
-from harness.runs import load_manifest, load_trained_model
+from harness.runs import load_trained_model
+from harness.splits import describe_eval_set, load_manifest
 from harness.training import TrainConfig
 
 log = logging.getLogger("harness")

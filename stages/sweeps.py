@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.cli import run_stage
 from harness.io import write_csv, write_json
-from harness.sweep import aggregate, collect_results, table_metrics
+from harness.sweep_table import aggregate, collect_results, table_metrics
 
 log = logging.getLogger("harness")
 

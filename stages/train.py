@@ -22,7 +22,9 @@ from harness.cli import run_stage
 from harness.config import load_params, load_section
 from harness.io import write_csv, write_json
 from harness.runinfo import environment
-from harness.runs import build_run, load_manifest
+from harness.runs import build_run
+from harness.sources import code_hash
+from harness.splits import load_manifest
 from harness.training import TrainConfig, train_model
 
 log = logging.getLogger("harness")
@@ -51,7 +53,8 @@ def main() -> None:
 def train(args: argparse.Namespace, params: dict) -> None:
     manifest, meta = load_manifest(args.manifest)
     index = pd.read_parquet(args.index, columns=["path"])
-    setup = build_run(params, args.model, manifest, meta["content_hash"], index, args.out, args.shuffle_labels)
+    setup = build_run(params, args.model, manifest, meta["content_hash"], index, args.out, code_hash(__file__),
+                      args.shuffle_labels)
     if not setup.spec.ranks.is_main:
         logging.getLogger("harness").setLevel(logging.WARNING)
     log.info("training %s on the %s split (%d train / %d val windows, %s labels, %s parameters)",

@@ -11,10 +11,10 @@ import pytest
 import torch
 from conftest import compose, section, synthetic_dataset
 
-from harness.config import DataConfig, SplitsConfig, WindowConfig
+from harness.config import DataConfig, EvaluateConfig, SplitsConfig, WindowConfig
 from harness.data.windows import build_windows
-from harness.evaluation import EvaluateConfig, predict_windows, score_predictions
-from harness.metrics import difference_interval
+from harness.evaluation import predict_windows
+from harness.metrics import difference_interval, score_predictions
 from harness.runs import build_run
 from harness.splits import make_manifest, manifest_hash
 from harness.training import TrainConfig, load_checkpoint, train_model
@@ -52,7 +52,7 @@ def train_and_score(params, index, windows, strategy, out_dir):
     params = copy.deepcopy(params)
     data = section(params, "data", DataConfig)
     manifest = make_manifest(strategy, windows, section(params, "splits", SplitsConfig))
-    setup = build_run(params, "baseline", manifest, manifest_hash(manifest.windows, index), index, out_dir / strategy)
+    setup = build_run(params, "baseline", manifest, manifest_hash(manifest.windows, index), index, out_dir / strategy, "test-code")
     train_model(setup.spec)
     model = setup.spec.model
     model.load_state_dict(load_checkpoint(out_dir / strategy / "checkpoints" / "best.pt")["model"])

@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from harness.audit import audit
-from harness.evaluation import EvaluateConfig
+from harness.config import EvaluateConfig
 from harness.metrics import (
     bootstrap_counts,
     difference_interval,

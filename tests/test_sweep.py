@@ -13,7 +13,8 @@ import pytest
 from conftest import REPO, run
 
 from harness.config import CONF_DIR
-from harness.sweep import aggregate, collect_results, expand_aliases, table_metrics
+from harness.sweep import expand_aliases
+from harness.sweep_table import aggregate, collect_results, table_metrics
 
 JOBS = ["baseline-frame-seed0", "baseline-frame-seed1", "baseline-video-seed0", "baseline-video-seed1"]
 

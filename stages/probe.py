@@ -1,0 +1,74 @@
+"""DVC stage `probe`: the model-free memorisation probe (harness.probe) on every split strategy.
+
+A 1-nearest-neighbour look-up of training windows, scored on each split's evaluation set (the write-up's
+`frame` split: its validation set). Writes, under --out: splits/<strategy>/metrics.json
+and splits/<strategy>/predictions.csv in the evaluate stage's format (the audit puts the probe beside the trained
+models), and metrics.json (DVC metrics: scores with video-bootstrap intervals, floors, permutation
+p-values, and the drop from the frame split to the others with intervals).
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from harness.cli import run_stage
+from harness.config import DataConfig, EvaluateConfig, ProbeConfig, RunConfig, WindowConfig, load_params, load_section
+from harness.data.windows import build_windows
+from harness.io import write_csv, write_json
+from harness.metrics import difference_interval
+from harness.probe import MODEL_NAME, frame_thumbnails, probe, window_features
+from harness.splits import describe_eval_set, load_manifest
+
+log = logging.getLogger("harness")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--splits", type=Path, required=True, help="the split stages' folder (one per strategy)")
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--threads", type=int, default=2, help="frame decoding threads")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    run = load_section(params, "run", RunConfig)
+    data = load_section(params, "data", DataConfig)
+    window_cfg = load_section(params, "windows", WindowConfig)
+    evaluate = load_section(params, "evaluate", EvaluateConfig)
+    cfg = load_section(params, "probe", ProbeConfig)
+
+    manifests = {path.parent.name: load_manifest(path)[0] for path in sorted(args.splits.glob("*/manifest.parquet"))}
+    index = pd.read_parquet(args.index)
+    thumbnails = frame_thumbnails(index["path"].to_numpy(), data.image_size, cfg.thumbnail_size, args.threads)
+    features = window_features(thumbnails, build_windows(index, window_cfg), window_cfg)  # row = window_id
+
+    summary, predictions = {}, {}
+    for strategy, manifest in manifests.items():
+        predictions[strategy], scores = probe(features, manifest.role("train"), manifest.role("test"),
+                                              data.classes, cfg, evaluate)
+        eval_set = describe_eval_set(manifest.test_set)
+        metrics = {"model": MODEL_NAME, "strategy": strategy, "labels": "true", "eval_set": eval_set,
+                   "data_source": data.source, "profile": run.profile, **scores}
+        write_json(args.out / "splits" / strategy / "metrics.json", metrics)
+        write_csv(args.out / "splits" / strategy / "predictions.csv", predictions[strategy])
+        summary[strategy] = scores
+        w, p = scores["window"], scores["permutation"]
+        log.info("%s: 1-NN accuracy %.3f [%.3f, %.3f] (floor %.3f, chance %.3f, p = %.4f), macro-F1 %.3f; "
+                 "nearest window in the same video for %.0f%%", strategy, w["accuracy"], w["accuracy_ci_low"],
+                 w["accuracy_ci_high"], w["majority_class_rate"], p["accuracy_chance_mean"], p["accuracy_p_value"],
+                 w["macro_f1"], 100 * w["neighbour_in_same_video"])
+    drops = {}
+    if "frame" in predictions:
+        for strategy in (s for s in predictions if s != "frame"):
+            for score in ("accuracy", "macro_f1"):
+                drops[f"frame_minus_{strategy}_{score}"] = difference_interval(
+                    predictions["frame"], predictions[strategy], len(data.classes), score,
+                    evaluate.bootstrap_resamples, evaluate.confidence, evaluate.seed)
+    write_json(args.out / "metrics.json", {"model": MODEL_NAME, "data_source": data.source,
+                                           "scores": summary, "drops": drops})
+
+
+if __name__ == "__main__":
+    run_stage("probe", main)
