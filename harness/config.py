@@ -183,6 +183,7 @@ def load_section(params: dict[str, Any], name: str, cls: type) -> Any:
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
     profile: str
+    recipe: Literal["writeup", "code"] = "writeup"
     seed: int = nonneg()
     deterministic: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"

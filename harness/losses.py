@@ -3,7 +3,8 @@
 - focal loss (section 2.2), exactly the write-up's code: alpha_t * (1 - p_t)^gamma * CE, averaged,
   with alpha = 1 / sqrt(class frequency) computed from the training windows;
 - MIL ranking (section 2.4): the write-up's code ranks batch means of each window's maximum instance
-  score, ``relu(margin + mean(max normal) - mean(max abnormal))``; ``video_bags`` instead ranks every
+  score, ``relu(margin + mean(max normal) - mean(max abnormal))``; the scores come from the MIL head
+  (the prose) or, as its code did, from the classifier (``mil_source: classifier``: 1 - P(normal)); ``video_bags`` instead ranks every
   anomalous bag against every normal bag, a bag being one video's windows in the batch, and adds
   Sultani et al.'s temporal smoothness and sparsity terms;
 - VAE: reconstruction MSE + beta * KL;
@@ -37,6 +38,7 @@ class LossConfig:
     focal_alpha: Literal["sqrt_inverse_frequency", "none"]
     mil_margin: float = nonneg()
     mil_mode: Literal["batch_mean", "video_bags"]
+    mil_source: Literal["mil_head", "classifier"] = "mil_head"
     mil_smoothness: float = nonneg()
     mil_sparsity: float = nonneg()
     vae_beta: float = nonneg()
@@ -89,6 +91,12 @@ def mil_ranking_video_bags(
     return ranking + smoothness * smooth + sparsity * sparse
 
 
+def anomaly_from_classifier(logits: torch.Tensor, normal_label: int) -> torch.Tensor:
+    """The write-up's code has no MIL head: a window's anomaly score is 1 - P(normal) from the classifier, one
+    instance per bag, shaped (B, 1) like the head's per-step scores."""
+    return (1.0 - torch.softmax(logits.float(), dim=1)[:, normal_label]).unsqueeze(1)
+
+
 def vae_loss(recon: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, beta: float) -> torch.Tensor:
     reconstruction = F.mse_loss(recon.float(), target.float())
     kl = -0.5 * torch.mean(torch.sum(1 + logvar.float() - mu.float() ** 2 - logvar.float().exp(), dim=1))
@@ -110,10 +118,12 @@ class MultiTaskLoss:
             "classification": focal_loss(out["logits"], labels, cfg.focal_gamma, self.alpha),
             "vae": vae_loss(out["vae_recon"], out["embedding"], out["vae_mu"], out["vae_logvar"], cfg.vae_beta),
         }
+        scores = out["mil_scores"] if cfg.mil_source == "mil_head" else anomaly_from_classifier(
+            out["logits"], self.normal_label)
         if cfg.mil_mode == "batch_mean":
-            parts["mil"] = mil_ranking_batch_mean(out["mil_scores"], is_anomaly, cfg.mil_margin)
+            parts["mil"] = mil_ranking_batch_mean(scores, is_anomaly, cfg.mil_margin)
         else:
-            parts["mil"] = mil_ranking_video_bags(out["mil_scores"], is_anomaly, batch["video"], cfg.mil_margin,
+            parts["mil"] = mil_ranking_video_bags(scores, is_anomaly, batch["video"], cfg.mil_margin,
                                                   cfg.mil_smoothness, cfg.mil_sparsity)
         total = (w.regression * parts["regression"] + w.classification * parts["classification"]
                  + w.mil * parts["mil"] + w.vae * parts["vae"])

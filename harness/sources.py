@@ -69,3 +69,10 @@ def code_hash(entry: str | Path) -> str:
         digest.update(rel.as_posix().encode() + b"\0")
         digest.update((ROOT / rel).read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+if __name__ == "__main__":  # python -m harness.sources stages/x.py: the deps that stage must declare
+    import sys
+
+    for script in sys.argv[1:]:
+        print("\n".join(f"- {p.as_posix()}" for p in project_files(script)))

@@ -142,7 +142,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     model, _ = load_trained_model(out, params, setup.spec.device)
     test = manifest.role("test").reset_index(drop=True)
     predictions = predict_windows(model, index["path"].to_numpy(), test, test["label"].to_numpy(np.int64),
-                                  window_cfg, data.image_size, train_cfg, setup.spec.device)
+                                  window_cfg, data.image_size, train_cfg, setup.spec.device, run.seed)
     scores = score_predictions(predictions, data.classes, evaluate_cfg)
     result = {
         "sweep": out.parent.name,  # the sweep folder (sweep.name unless hydra.sweep.dir was moved)
@@ -157,7 +157,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
         "eval_set": describe_eval_set(manifest.test_set),
         "window": scores["window"],
         "video": scores["video"],
-        "train": {k: summary[k] for k in ("epochs_run", "stopped_by", "best_epoch", "best_val_macro_f1",
+        "train": {k: summary[k] for k in ("epochs_run", "stopped_by", "best_epoch", "monitor", "best_val_score",
                                           "seconds_training_total", "device", "precision")},
     }
     write_json(result_path, result)

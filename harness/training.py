@@ -3,7 +3,8 @@
 AdamW; OneCycleLR stepped once per optimizer step; gradient accumulation; gradient clipping at the
 configured norm; mixed precision (fp16 autocast + GradScaler on CUDA, bf16 autocast on CPU, or fp32);
 a WeightedRandomSampler-equivalent draw with 1/sqrt(class count) weights; progressive unfreezing of the
-backbone; early stopping on validation macro-F1; checkpoints (best, last, every N epochs) loaded with
+backbone (only a pretrained one, in eval mode while frozen); early stopping and the best checkpoint on validation
+macro-F1 or weighted F1 (``train.monitor``); checkpoints (best, last, every N epochs) loaded with
 ``weights_only=True``; resume after an interruption; dvclive metrics per epoch; tqdm progress.
 
 Data parallel (``train.nproc_per_node`` > 1, see harness.distributed): ``batch_size`` is per process, so
@@ -48,7 +49,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from harness.config import fraction, nonneg, positive
-from harness.data.dataset import ClipDataset, SeededSampler, sqrt_inverse_frequency_weights
+from harness.data.dataset import SAMPLER_POWER, ClipDataset, SeededSampler, sqrt_inverse_frequency_weights
 from harness.distributed import SINGLE, Ranks, barrier, broadcast, gather, sum_across, sync_buffers
 from harness.errors import ConfigError, HarnessError
 from harness.io import atomic_path
@@ -67,15 +68,19 @@ class TrainConfig:
     pct_start: float = fraction()
     div_factor: float = positive()
     final_div_factor: float = positive()
+    schedule_unit: Literal["optimizer_steps", "batches"] = "optimizer_steps"  # what OneCycle's length counts
     weight_decay: float = nonneg()
     grad_clip: float = positive()
     precision: Literal["amp", "fp32"]
     channels_last: bool
     input_size: int | None = positive()
     augment: Literal["writeup", "writeup_without_fog", "none"]
+    augment_per_frame: bool = False  # a draw per frame (its code) instead of one per clip
+    validation_augment: bool = False  # validation (and the frame split's test) through the training transform
     cache_frames: bool
-    weighted_sampler: bool
+    sampler: Literal["sqrt_inverse_frequency", "inverse_frequency", "uniform"] = "sqrt_inverse_frequency"
     early_stopping_patience: int = positive()
+    monitor: Literal["macro_f1", "weighted_f1"] = "macro_f1"
     unfreeze_after_epochs: int = nonneg()
     checkpoint_every: int = positive()
     num_workers: int = nonneg()
@@ -140,6 +145,10 @@ class StepRunner:
 
     def run(self, batches: Iterable[dict[str, torch.Tensor]], progress: tqdm | None = None) -> dict[str, float]:
         self.model.train()
+        backbone = getattr(self.model.module if isinstance(self.model, DistributedDataParallel) else self.model,
+                           "backbone", None)
+        if backbone is not None and not any(p.requires_grad for p in backbone.parameters()):
+            backbone.eval()  # frozen: BatchNorm keeps the pretrained statistics
         sums: dict[str, float] = {}
         correct = seen = steps = n_batches = 0
         grad_norms = []
@@ -218,6 +227,7 @@ def classification_scores(labels: np.ndarray, probs: np.ndarray, n_classes: int)
     return {
         "accuracy": float(accuracy_score(labels, predictions)),
         "macro_f1": float(f1_score(labels, predictions, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(labels, predictions, average="weighted", zero_division=0)),
     }
 
 
@@ -281,7 +291,20 @@ class RunSpec:
     ranks: Ranks = SINGLE
 
 
+def frozen_epochs(model: nn.Module, cfg: TrainConfig) -> int:
+    """Epochs progressive unfreezing keeps the backbone frozen: ``unfreeze_after_epochs`` for a pretrained
+    backbone, none for a randomly initialised one (there is nothing learnt to protect, and a frozen random
+    backbone only slows training)."""
+    if not getattr(model, "pretrained_backbone", False):
+        if cfg.unfreeze_after_epochs and getattr(model, "backbone", None) is not None:
+            log.info("train.unfreeze_after_epochs = %d ignored: the backbone is randomly initialised "
+                     "(no model.*.pretrained_weights), so it trains from the first epoch", cfg.unfreeze_after_epochs)
+        return 0
+    return cfg.unfreeze_after_epochs
+
+
 def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
+    """Freeze or unfreeze the backbone (StepRunner keeps a frozen one in eval mode)."""
     backbone = getattr(model, "backbone", None)
     if backbone is not None:
         backbone.requires_grad_(trainable)
@@ -311,6 +334,10 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per
     Starts at max_lr / div_factor, peaks at max_lr after pct_start of the steps, anneals (cosine) to
     max_lr / div_factor / final_div_factor. Early stopping ends a run wherever the schedule is.
     """
+    if cfg.schedule_unit == "batches":
+        # the write-up's code: the cycle's length counted in batches, stepped once per optimizer step, so it
+        # runs at 1/accumulation_steps speed (its peak at epoch 40 of 100 instead of 20)
+        steps_per_epoch *= cfg.accumulation_steps
     pct_start = cfg.pct_start
     if abs(pct_start * cfg.epochs * steps_per_epoch - 1.0) < 1e-9:
         # torch divides by zero when the warm-up is exactly one step long; a hair more keeps the schedule
@@ -343,6 +370,13 @@ def _loader(dataset, cfg: TrainConfig, device: torch.device, batch_size: int, sa
         kwargs.update(prefetch_factor=cfg.prefetch_factor, persistent_workers=cfg.persistent_workers,
                       multiprocessing_context=_worker_context())
     return DataLoader(dataset, **kwargs)
+
+
+def eval_loader(dataset, cfg: TrainConfig, device: torch.device, seed: int) -> DataLoader:
+    """Every window of ``dataset`` once, in order; with ``validation_augment`` each window gets the same
+    augmentation draw every time it is scored (seeded by the run seed), so validation stays deterministic."""
+    sampler = SeededSampler(None, len(dataset), seed, shuffle=False) if cfg.validation_augment else None
+    return _loader(dataset, cfg, device, cfg.eval_batch_size, sampler)
 
 
 def _wrap(model: nn.Module, ranks: Ranks, device: torch.device) -> nn.Module:
@@ -393,21 +427,24 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
 
     train_set = ClipDataset(spec.paths, spec.train_windows, spec.window_cfg, spec.image_size, labels=spec.train_labels,
                             augment=cfg.augment, with_future=True, input_size=input_size,
-                            cache_frames=cfg.cache_frames)
+                            cache_frames=cfg.cache_frames, augment_per_frame=cfg.augment_per_frame)
     val_set = ClipDataset(spec.paths, spec.val_windows, spec.window_cfg, spec.image_size, labels=spec.val_labels,
-                          augment="none", with_future=False, input_size=input_size, cache_frames=cfg.cache_frames)
-    weights = sqrt_inverse_frequency_weights(spec.train_labels, spec.n_classes) if cfg.weighted_sampler else None
+                          augment=cfg.augment if cfg.validation_augment else "none", with_future=False,
+                          input_size=input_size, cache_frames=cfg.cache_frames, augment_per_frame=cfg.augment_per_frame)
+    weights = (sqrt_inverse_frequency_weights(spec.train_labels, spec.n_classes, SAMPLER_POWER[cfg.sampler])
+               if cfg.sampler != "uniform" else None)
     sampler = SeededSampler(weights, n_batches * cfg.batch_size * ranks.world_size, spec.seed, rank=ranks.rank,
                             world_size=ranks.world_size, size=len(train_set))
     train_loader = _loader(train_set, cfg, device, cfg.batch_size, sampler)
-    val_loader = _loader(shard(val_set, ranks), cfg, device, cfg.eval_batch_size)  # built once: workers persist
+    val_loader = eval_loader(shard(val_set, ranks), cfg, device, spec.seed)  # built once: workers persist
 
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg, steps_per_epoch)
     runner = StepRunner(model, spec.loss_fn, optimizer, scheduler, precision, cfg.accumulation_steps, cfg.grad_clip,
                         device, ranks)
 
-    state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "stale": 0, "history": []}
+    state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "stale": 0, "history": []}
+    frozen_for = frozen_epochs(model, cfg)
     last = ckpt_dir / "last.pt"
     resumed_from = None
     # on the CPU: RNG states must stay CPU byte tensors; load_state_dict moves the rest to the model's device
@@ -441,7 +478,7 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
     wrapped_for = None  # the trainability DDP was last built for
     while epoch < cfg.epochs and stop_reason == "epochs":
         epoch += 1
-        trainable = epoch > cfg.unfreeze_after_epochs
+        trainable = epoch > frozen_for
         set_backbone_trainable(model, trainable)
         if wrapped_for != trainable:
             runner.model, wrapped_for = _wrap(model, ranks, device), trainable
@@ -463,6 +500,7 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
                 **{f"train/{k}": v for k, v in train_stats.items() if k != "optimizer_steps"},
                 "val/accuracy": val_scores["accuracy"],
                 "val/macro_f1": val_scores["macro_f1"],
+                "val/weighted_f1": val_scores["weighted_f1"],
                 "lr": scheduler.get_last_lr()[0],
                 "grad_norm": train_stats["grad_norm"],
                 "backbone_trainable": float(trainable),
@@ -470,9 +508,10 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
                 "seconds/val": t2 - t1,
             }
             state["history"].append(record)
-            improved = val_scores["macro_f1"] > state["best_f1"]
+            score = val_scores[cfg.monitor]
+            improved = score > state["best_score"]
             if improved:
-                state["best_f1"], state["best_epoch"], state["stale"] = val_scores["macro_f1"], epoch, 0
+                state["best_score"], state["best_epoch"], state["stale"] = score, epoch, 0
             else:
                 state["stale"] += 1
             state["epoch"] = epoch
@@ -490,7 +529,7 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
             }
             if improved:
                 save_checkpoint(ckpt_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch,
-                                                       "val_macro_f1": val_scores["macro_f1"],
+                                                       f"val_{cfg.monitor}": score,
                                                        "fingerprint": spec.run_fingerprint,
                                                        "code_hash": spec.code_hash})
             if epoch % cfg.checkpoint_every == 0:
@@ -514,7 +553,9 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
         "epochs_configured": cfg.epochs,
         "stopped_by": stop_reason,
         "best_epoch": state["best_epoch"],
-        "best_val_macro_f1": state["best_f1"],
+        "monitor": f"val/{cfg.monitor}",
+        "best_val_score": state["best_score"],
+        "backbone_frozen_epochs": frozen_for,
         "resumed_after_epoch": resumed_from,
         "run_fingerprint": spec.run_fingerprint,
         "code_hash": spec.code_hash,

@@ -3,7 +3,8 @@
 Scores the split's test set (under the write-up's `frame` split that is its validation set) at window
 level and at video level (window probabilities averaged per video), with 95% intervals from a bootstrap
 that resamples videos. Writes, under --out: metrics.json (DVC metrics, naming the strategy, evaluation
-set and data source), per_class.csv, predictions.csv and video_predictions.csv (DVC confusion plots).
+set and data source), per_class.csv, predictions.csv (every window: label, prediction, the 14 class
+probabilities p_<class>) and video_predictions.csv (both DVC confusion plots).
 """
 
 import argparse
@@ -57,7 +58,7 @@ def main() -> None:
         labels = windows["label"].to_numpy(np.int64)
     index = pd.read_parquet(args.index, columns=["path"])
     predictions = predict_windows(model, index["path"].to_numpy(), windows, labels, window_cfg, data.image_size,
-                                  train, device)
+                                  train, device, run.seed)
     scores = score_predictions(predictions, data.classes, cfg)
     eval_set = describe_eval_set(manifest.test_set)
     metrics = {
@@ -71,9 +72,12 @@ def main() -> None:
         "video": scores["video"],
     }
     names = np.array(data.classes)
+    probabilities = predictions[[f"p{i}" for i in range(len(names))]]
     table = predictions[["window_id", "video_id", "label", "predicted"]].assign(
         actual=names[predictions["label"]], predicted_class=names[predictions["predicted"]],
-        confidence=predictions[[f"p{i}" for i in range(len(names))]].max(axis=1).round(6))
+        confidence=probabilities.max(axis=1).round(6),
+        # all 14 class probabilities, named by class: ROC curves, calibration, other decision rules
+        **{f"p_{name}": probabilities[f"p{i}"].round(6) for i, name in enumerate(names)})
     videos = scores["video_predictions"].assign(actual=names[scores["video_predictions"]["label"]],
                                                 predicted_class=names[scores["video_predictions"]["predicted"]])
     write_csv(args.out / "predictions.csv", table)

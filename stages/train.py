@@ -66,8 +66,8 @@ def train(args: argparse.Namespace, params: dict) -> None:
     if setup.video_labels is not None:
         write_csv(args.out / "video_labels.csv", setup.video_labels)
     write_json(args.out / "summary.json", {**setup.record, **summary, "environment": environment()})
-    log.info("done: %d epochs (%s), best validation macro-F1 %.3f at epoch %d, %.1f s",
-             summary["epochs_run"], summary["stopped_by"], summary["best_val_macro_f1"], summary["best_epoch"],
+    log.info("done: %d epochs (%s), best %s %.3f at epoch %d, %.1f s",
+             summary["epochs_run"], summary["stopped_by"], summary["monitor"], summary["best_val_score"], summary["best_epoch"],
              summary["seconds_training_total"])
 
 

@@ -60,7 +60,7 @@ def train_and_score(params, index, windows, strategy, out_dir):
     test = manifest.role("test").reset_index(drop=True)
     predictions = predict_windows(model, index["path"].to_numpy(), test, test["label"].to_numpy(np.int64),
                                   section(params, "windows", WindowConfig), data.image_size,
-                                  section(params, "train", TrainConfig), torch.device("cpu"))
+                                  section(params, "train", TrainConfig), torch.device("cpu"), 0)
     cfg = section(params, "evaluate", EvaluateConfig)
     return predictions, score_predictions(predictions, data.classes, cfg), cfg, len(data.classes)
 

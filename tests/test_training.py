@@ -147,7 +147,38 @@ def test_a_run_is_deterministic_and_records_its_mode(smoke_dataset, tmp_path):
     assert setup.record["deterministic_mode"] is True
     assert (tmp_path / "a" / "checkpoints" / "best.pt").is_file()
     assert (tmp_path / "a" / "live" / "metrics.json").is_file()
-    assert first["history"][0]["backbone_trainable"] == 0.0 and first["history"][-1]["backbone_trainable"] == 1.0
+    # a randomly initialised backbone is never frozen: unfreeze_after_epochs protects pretrained weights only
+    assert first["backbone_frozen_epochs"] == 0 and all(r["backbone_trainable"] == 1.0 for r in first["history"])
+
+
+def test_a_pretrained_backbone_is_frozen_with_its_batchnorm_statistics(smoke_dataset, tmp_path, monkeypatch):
+    from harness.models import build_model
+
+    params = smoke_dataset["params"]
+    weights = tmp_path / "backbone.pt"
+    torch.save(build_model("multitask", params["model"]["multitask"], 14).backbone.state_dict(), weights)
+    setup = smoke_setup(smoke_dataset, tmp_path / "run", epochs=2, unfreeze_after_epochs=1)
+    model = setup.spec.model
+    model.backbone.load_state_dict(torch.load(weights, weights_only=True))
+    model.pretrained_backbone = True  # as model.multitask.pretrained_weights would set it
+    statistics = {k: v.clone() for k, v in model.backbone.state_dict().items() if "running" in k}
+    original = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    epochs = []
+    from harness.training import StepRunner
+
+    real_run = StepRunner.run
+
+    def run_and_look(self, batches, progress=None):
+        stats = real_run(self, batches, progress)
+        epochs.append({k: v.clone() for k, v in model.backbone.state_dict().items()})
+        return stats
+
+    monkeypatch.setattr(StepRunner, "run", run_and_look)
+    summary = train_model(setup.spec)
+    assert summary["backbone_frozen_epochs"] == 1
+    assert [r["backbone_trainable"] for r in summary["history"]] == [0.0, 1.0]
+    assert all(torch.equal(epochs[0][k], original[k]) for k in original)  # weights and BatchNorm statistics
+    assert any(not torch.equal(epochs[1][k], statistics[k]) for k in statistics)  # trained in epoch 2
 
 
 def test_early_stopping_and_epoch_checkpoints(smoke_dataset, tmp_path):
@@ -210,7 +241,7 @@ def test_killed_mid_run_and_resumed_ends_like_an_uninterrupted_run(tmp_path):
     assert resumed_summary["resumed_after_epoch"] == killed_at
     strip = lambda h: [{k: v for k, v in r.items() if not k.startswith("seconds")} for r in h]  # noqa: E731
     assert strip(resumed_summary["history"]) == strip(clean_summary["history"])
-    assert resumed_summary["best_val_macro_f1"] == clean_summary["best_val_macro_f1"]
+    assert resumed_summary["best_val_score"] == clean_summary["best_val_score"]
     # dvclive's record is rebuilt from the checkpoint: one row per epoch, no duplicate from the killed epoch
     rows = pd.read_csv(tmp_path / "killed" / "live" / "plots" / "metrics" / "val" / "macro_f1.tsv", sep="\t")
     assert list(rows["step"]) == [0, 1, 2, 3]

@@ -39,6 +39,7 @@ class ClipDataset(Dataset):
         with_future: bool = True,
         input_size: int | None = None,
         cache_frames: bool = False,
+        augment_per_frame: bool = False,
     ):
         # one OpenCV thread in this process and in the loader workers forked from it: frames are small,
         # and cv2.setNumThreads inside a forked worker deadlocks once the parent has used OpenCV's pool
@@ -53,6 +54,7 @@ class ClipDataset(Dataset):
         self.image_size = image_size
         self.input_size = input_size or image_size  # frames are resized to this after augmentation
         self.augment = build_augmentation(augment)
+        self.augment_per_frame = augment_per_frame  # a draw per frame (the write-up's code), not one per clip
         # decoded frames kept per process (each loader worker fills its own); for data that fits in memory
         self.cache: dict[int, np.ndarray] | None = {} if cache_frames else None
 
@@ -67,13 +69,20 @@ class ClipDataset(Dataset):
             frame = self.cache[row] = read_frame(self.paths[row], self.image_size)
         return frame
 
+    def _augment_one(self, frame: np.ndarray, seed: int) -> np.ndarray:
+        self.augment.set_random_seed(seed)
+        return self.augment(image=frame)["image"]
+
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, seed = item if isinstance(item, tuple) else (item, None)
         rows = self.first_row[index] + self.offsets
         if self.future_offset is not None:
             rows = np.append(rows, self.first_row[index] + self.future_offset)
         frames = np.stack([self._frame(int(r)) for r in rows])
-        if self.augment is not None:
+        if self.augment is not None and self.augment_per_frame:
+            draws = np.random.default_rng(seed).integers(2**31 - 1, size=len(frames))
+            frames = np.stack([self._augment_one(frame, int(s)) for frame, s in zip(frames, draws, strict=True)])
+        elif self.augment is not None:
             self.augment.set_random_seed(seed)
             frames = self.augment(images=frames)["images"]
         if self.input_size != self.image_size:
@@ -92,11 +101,15 @@ class ClipDataset(Dataset):
         return sample
 
 
-def sqrt_inverse_frequency_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Per-sample weights 1/sqrt(count of the sample's class): the write-up's sampler (section 2.3)."""
+def sqrt_inverse_frequency_weights(labels: np.ndarray, n_classes: int, power: float = 0.5) -> np.ndarray:
+    """Per-sample weights 1/count^power of the sample's class: 1/sqrt (power 0.5) is the write-up's sampler
+    (section 2.3); its public code used 1/count (power 1)."""
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    class_weight = np.divide(1.0, np.sqrt(counts), out=np.zeros_like(counts), where=counts > 0)
+    class_weight = np.divide(1.0, counts**power, out=np.zeros_like(counts), where=counts > 0)
     return class_weight[labels]
+
+
+SAMPLER_POWER = {"sqrt_inverse_frequency": 0.5, "inverse_frequency": 1.0}
 
 
 def expected_class_mix(labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The write-up's multi-task model (reference.md section 1).
 
-frames -> timm backbone per frame -> BiLSTM (2 layers, bidirectional) -> LayerNorm -> Transformer
+frames -> timm backbone per frame -> dropout on the pooled features -> BiLSTM (2 layers, bidirectional) -> LayerNorm -> Transformer
 encoder with a learned relative position bias -> mean over time -> 256-d embedding, read by four heads:
 
 - regression: the future frame's features (the backbone's features of the target PNG through a fixed
@@ -31,15 +31,18 @@ from harness.errors import ConfigError
 class MultiTaskConfig:
     backbone: str
     pretrained_weights: str | None
+    feature_dropout: float = unit()  # on each frame's pooled backbone features (write-up 4.1c)
     embed_dim: int = positive()
     lstm_hidden: int = positive()
     lstm_layers: int = positive()
     lstm_dropout: float = unit()
+    lstm_norm: bool = True  # LayerNorm after the BiLSTM (the prose; its code has none)
     transformer_layers: int = positive()
     transformer_heads: int = positive()
     transformer_ff: int = positive()
     transformer_dropout: float = unit()
     max_relative_position: int = positive()
+    relative_positions: bool = True  # add the relative position bias (its code builds it and never applies it)
     regression_hidden: tuple[int, ...] = positive()
     regression_dim: int = positive()
     regression_dropout: float = unit()
@@ -135,16 +138,18 @@ class MultiTaskModel(nn.Module):
         from harness.models import Normalise
 
         self.cfg = cfg
+        self.pretrained_backbone = bool(cfg.pretrained_weights)  # progressive unfreezing protects only this
         self.normalise = Normalise()
         self.backbone = timm.create_model(cfg.backbone, pretrained=False, num_classes=0)
         if cfg.pretrained_weights:
             state = torch.load(cfg.pretrained_weights, map_location="cpu", weights_only=True)
             self.backbone.load_state_dict(state, strict=False)
         features = self.backbone.num_features
+        self.feature_dropout = nn.Dropout(cfg.feature_dropout)
         self.lstm = nn.LSTM(features, cfg.lstm_hidden, num_layers=cfg.lstm_layers, batch_first=True,
                             bidirectional=True, dropout=cfg.lstm_dropout if cfg.lstm_layers > 1 else 0.0)
         width = 2 * cfg.lstm_hidden
-        self.lstm_norm = nn.LayerNorm(width)
+        self.lstm_norm = nn.LayerNorm(width) if cfg.lstm_norm else nn.Identity()
         self.position_bias = RelativePositionBias(cfg.transformer_heads, cfg.max_relative_position)
         self.transformer = nn.ModuleList(
             RelativeEncoderLayer(width, cfg.transformer_heads, cfg.transformer_ff, cfg.transformer_dropout)
@@ -180,10 +185,10 @@ class MultiTaskModel(nn.Module):
         if future is not None:  # one backbone pass over the window and its future frames
             frames = torch.cat([frames, future], dim=0)
         features = self.backbone(self.normalise(frames))
-        sequence = features[: b * t].view(b, t, -1)
+        sequence = self.feature_dropout(features[: b * t].view(b, t, -1))
         hidden, _ = self.lstm(sequence)
         hidden = self.lstm_norm(hidden)
-        bias = self.position_bias(t)
+        bias = self.position_bias(t) if self.cfg.relative_positions else hidden.new_zeros(1, t, t)
         for layer in self.transformer:
             hidden = layer(hidden, bias)
         embedding = self.embed(hidden.mean(dim=1))
