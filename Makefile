@@ -8,7 +8,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup repro test bench params lint clean
+.PHONY: setup repro readme test bench params lint clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,10 @@ $(VENV)/.installed: pyproject.toml
 
 repro: setup
 	dvc repro
+
+# the README's figures block, regenerated from the last `make repro` (harness/readme.py)
+readme: setup
+	python -m harness.readme
 
 test: setup
 	python -m pytest

@@ -36,6 +36,20 @@ def compose_params(overrides: list[str] | None = None) -> str:
     return OmegaConf.to_yaml(cfg)
 
 
+def recipe_differences(profile: str) -> list[dict[str, Any]]:
+    """Every params.yaml key on which ``recipe=code`` (what the write-up's public code did) differs from
+    ``recipe=writeup`` (its prose) under ``profile``: [{key, writeup, code}], sorted by key."""
+
+    def flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+        if not isinstance(tree, dict):
+            return {prefix: tree}
+        return {k: v for name, sub in tree.items() for k, v in flat(sub, f"{prefix}{name}.").items()}
+
+    prose, code = (flat(yaml.safe_load(compose_params([f"profile={profile}", f"recipe={r}"]))) for r in ("writeup", "code"))
+    return [{"key": key.rstrip("."), "writeup": prose.get(key), "code": code.get(key)}
+            for key in sorted(prose.keys() | code.keys()) if prose.get(key) != code.get(key) and key != "run.recipe."]
+
+
 def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """Read params.yaml as plain data."""
     path = Path(path)

@@ -16,7 +16,8 @@ def predict_windows(model: torch.nn.Module, paths: np.ndarray, windows: pd.DataF
     ``train.validation_augment`` says the write-up's code scored that way)."""
     dataset = ClipDataset(paths, windows, window_cfg, image_size, labels=labels,
                           augment=train.augment if train.validation_augment else "none", with_future=False,
-                          input_size=train.input_size or image_size, augment_per_frame=train.augment_per_frame)
+                          input_size=train.input_size or image_size, augment_per_frame=train.augment_per_frame,
+                          cache_frames=train.cache_frames)
     loader = eval_loader(dataset, train, device, seed)
     out = predict(model, loader, resolve_precision(train.precision, device), device, progress="predict")
     frame = pd.DataFrame(out["probs"], columns=[f"p{i}" for i in range(out["probs"].shape[1])])

@@ -91,9 +91,18 @@ def collect(root: Path, reports: Path | None = None, model_facts: dict[str, Any]
         "evals": evals,
         "train": train,
         "model": {"paper": model_facts if model_facts is not None else paper_model_facts()},
+        "recipe_differences": _recipe_differences(root),
         "params": yaml.safe_load((root / "params.yaml").read_text()) if (root / "params.yaml").is_file() else {},
         "environment": environment(root),
     }
+
+
+def _recipe_differences(root: Path) -> list[dict[str, Any]]:
+    from harness.config import recipe_differences
+
+    params_path = Path(root) / "params.yaml"
+    profile = (yaml.safe_load(params_path.read_text()) or {}).get("run", {}).get("profile") if params_path.is_file() else None
+    return recipe_differences(profile) if profile else []
 
 
 def environment(root: Path) -> dict[str, Any]:
@@ -218,6 +227,8 @@ def build_context(collected: dict[str, Any], claims: list[Claim], images: dict[s
         "synthetic": context["data_source"] == "synthetic",
         "synthetic_note": SYNTHETIC_NOTE,
         "profile": params.get("run", {}).get("profile", "unknown"),
+        "recipe": params.get("run", {}).get("recipe", "writeup"),
+        "recipe_differences": collected.get("recipe_differences") or [],
         "verdicts": rows,
         "verdicts_by_kind": sorted(rows, key=lambda r: (order[r["verdict"]], r["id"])),
         "counts": tally(verdicts),

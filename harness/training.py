@@ -89,6 +89,7 @@ class TrainConfig:
     persistent_workers: bool
     eval_batch_size: int = positive()
     control_model: Literal["baseline", "multitask"]
+    control_strategies: tuple[Literal["frame", "video", "official"], ...] = ("frame", "video", "official")
     nproc_per_node: int = positive(default=1)
     dist_backend: Literal["auto", "gloo", "nccl"] = "auto"
 

@@ -78,3 +78,25 @@ def test_no_per_video_signature_means_no_gap(no_signature):
     drop = difference_interval(frame_preds, video_preds, n_classes, "accuracy", cfg.bootstrap_resamples,
                                cfg.confidence, cfg.seed)
     assert drop["ci_low"] <= 0 <= drop["ci_high"], drop
+
+
+def test_the_memorisation_probe_finds_no_drop_without_a_per_video_signature(no_signature):
+    """The model-free probe agrees: with no per-video look to copy, the frame split gives it no advantage."""
+    from harness.config import ProbeConfig
+    from harness.probe import frame_thumbnails, probe, window_features
+
+    params, index, windows, _ = no_signature
+    data = section(params, "data", DataConfig)
+    evaluate = section(params, "evaluate", EvaluateConfig)
+    cfg = section(params, "probe", ProbeConfig)
+    features = window_features(frame_thumbnails(index["path"].to_numpy(), data.image_size, cfg.thumbnail_size),
+                               windows, section(params, "windows", WindowConfig))
+    predictions = {}
+    for strategy in ("frame", "video"):
+        manifest = make_manifest(strategy, windows, section(params, "splits", SplitsConfig))
+        predictions[strategy], _ = probe(features, manifest.role("train"), manifest.role("test"), data.classes, cfg,
+                                         evaluate)
+    for score in ("accuracy", "macro_f1"):
+        drop = difference_interval(predictions["frame"], predictions["video"], len(data.classes), score,
+                                   evaluate.bootstrap_resamples, evaluate.confidence, evaluate.seed)
+        assert drop["ci_low"] <= 0 <= drop["ci_high"], (score, drop)

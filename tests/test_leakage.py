@@ -116,32 +116,32 @@ def test_default_dataset_meets_the_acceptance_figures(default_dataset):
 
 
 @pytest.mark.slow
-def test_a_scene_memoriser_scores_high_only_where_videos_cross_the_split(default_dataset):
-    """The leakage mechanism from the data alone: a 1-nearest-neighbour look-up of training windows (it can
-    only memorise what it has seen) scores near-perfectly on the frame split and far lower on the video
-    split, where every test video is new to it."""
-    import cv2
-    from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.neighbors import KNeighborsClassifier
-
-    from harness.data.windows import frame_rows
+def test_the_memorisation_probe_scores_high_only_where_videos_cross_the_split(default_dataset):
+    """The leakage mechanism from the data alone (the probe stage on the embedded default): a 1-nearest-
+    neighbour look-up of training windows, which can only repeat what it has seen, scores near-perfectly
+    on the frame split, significantly above a label-free look-up, and far lower on the video split, where
+    every test video is new to it."""
+    from harness.config import EvaluateConfig, ProbeConfig
+    from harness.metrics import difference_interval
+    from harness.probe import frame_thumbnails, probe, window_features
 
     d = default_dataset
-    # each frame as a 8x8 colour thumbnail; a window as the mean thumbnail of its 16 frames
-    thumbs = np.stack([cv2.resize(cv2.imread(p), (8, 8), interpolation=cv2.INTER_AREA).ravel()
-                       for p in d["index"]["path"]]).astype(np.float32)
-
-    def features(windows):
-        return thumbs[frame_rows(windows, d["windows"])].mean(axis=1)
-
-    scores = {}
+    cfg, evaluate = section(d["params"], "probe", ProbeConfig), section(d["params"], "evaluate", EvaluateConfig)
+    windows = build_windows(d["index"], d["windows"])
+    features = window_features(frame_thumbnails(d["index"]["path"].to_numpy(), d["data"].image_size,
+                                                cfg.thumbnail_size), windows, d["windows"])
+    predictions, scores = {}, {}
     for strategy in ("frame", "video"):
         manifest = d["manifests"][strategy]
-        train, test = manifest.role("train"), manifest.role("test")
-        memoriser = KNeighborsClassifier(n_neighbors=1).fit(features(train), train["label"])
-        predicted = memoriser.predict(features(test))
-        scores[strategy] = (accuracy_score(test["label"], predicted),
-                            f1_score(test["label"], predicted, average="macro"))
-    (frame_accuracy, frame_f1), (video_accuracy, video_f1) = scores["frame"], scores["video"]
-    assert frame_accuracy >= 0.95 and frame_f1 >= 0.9, scores
-    assert video_accuracy <= frame_accuracy - 0.15 and video_f1 <= frame_f1 - 0.4, scores
+        predictions[strategy], scores[strategy] = probe(features, manifest.role("train"), manifest.role("test"),
+                                                        d["data"].classes, cfg, evaluate)
+    frame, video = scores["frame"], scores["video"]
+    assert frame["window"]["accuracy"] >= 0.95 and frame["window"]["macro_f1"] >= 0.9, frame
+    assert frame["permutation"]["accuracy_p_value"] < 0.01 and frame["permutation"]["macro_f1_p_value"] < 0.01
+    assert frame["window"]["neighbour_in_same_video"] >= 0.95 and video["window"]["neighbour_in_same_video"] == 0
+    assert video["window"]["accuracy"] <= frame["window"]["accuracy"] - 0.15
+    for score in ("accuracy", "macro_f1"):
+        drop = difference_interval(predictions["frame"], predictions["video"], len(d["data"].classes), score,
+                                   evaluate.bootstrap_resamples, evaluate.confidence, evaluate.seed)
+        assert drop["ci_low"] > 0, (score, drop)
+    assert video["window"]["macro_f1"] <= frame["window"]["macro_f1"] - 0.4

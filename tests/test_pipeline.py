@@ -7,6 +7,7 @@ import shutil
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 from conftest import copy_repo, run
 from test_index import good_video
@@ -76,6 +77,27 @@ def test_metrics_show_reads_the_leakage_metrics(smoke_repo):
     assert "reports/audit.json" in files and "runs/eval/multitask-video/metrics.json" in files
     plots = run(["dvc", "plots", "show", "--json"], repo)
     assert "runs/eval/multitask-frame/predictions.csv" in plots.stdout
+
+
+def test_a_code_change_retrains_instead_of_resuming_a_finished_run(smoke_repo):
+    """Checkpoints persist between runs (a killed stage resumes); after a change to code the train stage runs,
+    DVC re-runs it and it starts afresh, so no summary ever sits on weights of older code."""
+    repo, _ = smoke_repo
+    summary_path = repo / "runs/train/multitask-frame/summary.json"
+    before = json.loads(summary_path.read_text())
+    assert before["resumed_after_epoch"] is None and before["epochs_run"] >= 1
+    losses = repo / "harness" / "losses.py"
+    losses.write_text(losses.read_text() + "\n# an edit that changes no number, but is another version of the code\n")
+    result = run(["dvc", "repro"], repo, timeout=1800)
+    log = result.stdout + result.stderr
+    assert "Running stage 'train@multitask-frame'" in result.stdout
+    assert "not resuming runs/train/multitask-frame/checkpoints/last.pt: it was written by other code" in log
+    after = json.loads(summary_path.read_text())
+    assert after["code_hash"] != before["code_hash"] and after["resumed_after_epoch"] is None
+    assert after["epochs_run"] == before["epochs_run"]
+    best = torch.load(repo / "runs/train/multitask-frame/checkpoints/best.pt", weights_only=True)
+    assert best["code_hash"] == after["code_hash"]
+    assert "Running stage 'probe'" not in result.stdout  # the probe runs none of that code
 
 
 def test_push_and_pull_through_a_shared_remote(smoke_repo, tmp_path):

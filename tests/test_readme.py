@@ -1,0 +1,38 @@
+"""The README's figures block is generated from metric files, and the README carries the block."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.readme import END, START, figures_block, replace_block
+from harness.sources import ROOT
+
+AUDIT = {
+    "data_source": "synthetic",
+    "scores": {"multitask": {"frame": {"accuracy": 0.97, "accuracy_ci_low": 0.95, "accuracy_ci_high": 0.99,
+                                       "majority_class_rate": 0.818, "macro_f1": 0.93, "macro_f1_ci_low": 0.9,
+                                       "macro_f1_ci_high": 0.96}}},
+    "drops": {"multitask": {"frame_minus_video_macro_f1": {"difference": 0.8, "ci_low": 0.7, "ci_high": 0.9},
+                            "frame_minus_video_accuracy": {"difference": 0.4, "ci_low": 0.1, "ci_high": 0.6}}},
+}
+PROBE = {"scores": {"frame": {"permutation": {"accuracy_p_value": 0.002, "permutations": 500}}}}
+
+
+def test_the_block_shows_every_score_and_only_the_macro_f1_drops():
+    block = figures_block(AUDIT, PROBE, None)
+    assert block.startswith(START) and block.endswith(END)
+    assert "| multi-task model | frame | 0.970 [0.950, 0.990] | 0.818 | 0.930 [0.900, 0.960] |" in block
+    assert "| multi-task model | to video | 0.800 [0.700, 0.900] |" in block and "0.400" not in block
+    assert "frame 0.0020" in block and "500 permutations" in block
+
+
+def test_replacing_keeps_the_rest_and_needs_the_markers():
+    text = f"intro\n{START}\nold\n{END}\noutro\n"
+    assert replace_block(text, f"{START}\nnew\n{END}") == f"intro\n{START}\nnew\n{END}\noutro\n"
+    with pytest.raises(ValueError, match="no"):
+        replace_block("no markers", "x")
+
+
+def test_the_readme_has_one_generated_block():
+    text = (ROOT / "README.md").read_text()
+    assert text.count(START) == 1 and text.count(END) == 1
