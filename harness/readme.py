@@ -43,15 +43,16 @@ def figures_block(audit: dict[str, Any], probe: dict[str, Any] | None, sweeps: d
     if probe:
         p_values = ", ".join(f"{split} {s['permutation']['accuracy_p_value']:.4f}"
                              for split, s in probe.get("scores", {}).items())
-        lines += ["", f"Probe permutation p-values (window accuracy, {next(iter(probe['scores'].values()))['permutation']['permutations']} "
-                  f"permutations of the training videos' labels): {p_values}."]
+        permutations = next(iter(probe["scores"].values()))["permutation"]["permutations"]
+        lines += ["", f"Probe permutation p-values (window accuracy, {permutations} permutations of the training "
+                  f"videos' labels): {p_values}."]
     if sweeps:
         lines += ["", "Across seeds (committed sweeps, mean ± sample std of test scores):", "",
                   "| sweep / run | seeds | window accuracy | window macro-F1 |", "|---|---|---|---|"]
         for name, row in sweeps.items():
-            std = lambda m: "–" if row[m]["std"] is None else f"{row[m]['std']:.3f}"  # noqa: E731
-            lines.append(f"| {name} | {row['seeds']} | {row['window_accuracy']['mean']:.3f} ± {std('window_accuracy')} | "
-                         f"{row['window_macro_f1']['mean']:.3f} ± {std('window_macro_f1')} |")
+            cells = [f"{row[m]['mean']:.3f} ± " + ("–" if row[m]["std"] is None else f"{row[m]['std']:.3f}")
+                     for m in ("window_accuracy", "window_macro_f1")]
+            lines.append(f"| {name} | {row['seeds']} | {' | '.join(cells)} |")
     return "\n".join([*lines, "", END])
 
 

@@ -15,8 +15,11 @@ from harness.controls import apply_labels, shuffled_video_labels
 from harness.losses import CrossEntropyLoss, LossConfig, MultiTaskLoss, focal_alpha
 from harness.models import build_model, count_parameters
 from harness.runinfo import resolve_device, seed_everything, set_threads
+from harness.sources import code_hash
 from harness.splits import Manifest
 from harness.training import RunSpec, TrainConfig, fingerprint
+
+TRAINING_CODE_HASH = code_hash(__file__)  # this module and every project file it imports
 
 
 @dataclasses.dataclass
@@ -33,11 +36,12 @@ def build_run(
     manifest_hash: str,
     index: pd.DataFrame,
     out_dir: Path,
-    code_hash: str,
     shuffle_labels: bool = False,
 ) -> RunSetup:
-    """One run of ``model_name`` on ``manifest``. ``code_hash`` names the code that trains it (the caller's
-    ``harness.sources.code_hash``): a checkpoint of other code is never resumed."""
+    """One run of ``model_name`` on ``manifest``. Its fingerprint covers the settings and the data, and its
+    code hash the code that builds and trains it (this module and everything it imports): a checkpoint of
+    other settings, data or code is never resumed. Evaluation code is not part of it: a change there
+    re-scores a finished run without retraining it."""
     run = load_section(params, "run", RunConfig)
     data = load_section(params, "data", DataConfig)
     windows_cfg = load_section(params, "windows", WindowConfig)
@@ -76,7 +80,7 @@ def build_run(
         run_fingerprint=fingerprint(model_name, model_params, train, loss_cfg, windows_cfg, run.seed,
                                     run.deterministic, manifest_hash, shuffle_labels, data.image_size,
                                     ranks.world_size),
-        code_hash=code_hash,
+        code_hash=TRAINING_CODE_HASH,
         ranks=ranks,
     )
     record = {
@@ -86,7 +90,7 @@ def build_run(
         "data_source": data.source,
         "profile": run.profile,
         "manifest_hash": manifest_hash,
-        "code_hash": code_hash,
+        "code_hash": TRAINING_CODE_HASH,
         "parameters": count_parameters(model),
         "backbone": model_params.get("backbone"),
         "torch_threads": threads,

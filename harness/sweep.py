@@ -94,16 +94,14 @@ def prepared_index(params: dict[str, Any], data_dir: Path, lock_timeout_minutes:
 
 def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> dict[str, Any]:
     """One sweep job: data, split, training, test scores; returns (and writes) result.json's content."""
-    import numpy as np
     import yaml
 
     from harness.config import DataConfig, EvaluateConfig, RunConfig, SplitsConfig, WindowConfig, load_section
     from harness.data.windows import build_windows
-    from harness.evaluation import predict_windows
-    from harness.metrics import score_predictions
+    from harness.evaluation import evaluate_run
     from harness.runinfo import environment
     from harness.runs import build_run, load_trained_model
-    from harness.splits import describe_eval_set, make_manifest, manifest_hash
+    from harness.splits import make_manifest, manifest_hash
     from harness.training import TrainConfig, fingerprint, train_model
 
     run = load_section(params, "run", RunConfig)
@@ -134,16 +132,14 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     index = prepared_index(params, Path(sweep.data_dir), sweep.lock_timeout_minutes)
     manifest = make_manifest(sweep.split, build_windows(index, window_cfg), splits)
-    setup = build_run(params, sweep.model, manifest, manifest_hash(manifest.windows, index), index[["path"]], out, code)
+    setup = build_run(params, sweep.model, manifest, manifest_hash(manifest.windows, index), index[["path"]], out)
     log.info("job %s: %s on the %s split, seed %d", out.name, sweep.model, sweep.split, run.seed)
     summary = train_model(setup.spec)
     write_json(out / "summary.json", {**setup.record, **summary, "environment": environment()})
 
     model, _ = load_trained_model(out, params, setup.spec.device)
-    test = manifest.role("test").reset_index(drop=True)
-    predictions = predict_windows(model, index["path"].to_numpy(), test, test["label"].to_numpy(np.int64),
-                                  window_cfg, data.image_size, train_cfg, setup.spec.device, run.seed)
-    scores = score_predictions(predictions, data.classes, evaluate_cfg)
+    scores, _ = evaluate_run(model, index["path"].to_numpy(), manifest, None, data.classes, window_cfg,
+                             data.image_size, train_cfg, evaluate_cfg, setup.spec.device, run.seed)
     result = {
         "sweep": out.parent.name,  # the sweep folder (sweep.name unless hydra.sweep.dir was moved)
         "model": sweep.model,
@@ -154,7 +150,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
         "code_hash": code,
         "profile": run.profile,
         "data_source": data.source,
-        "eval_set": describe_eval_set(manifest.test_set),
+        "eval_set": scores["eval_set"],
         "window": scores["window"],
         "video": scores["video"],
         "train": {k: summary[k] for k in ("epochs_run", "stopped_by", "best_epoch", "monitor", "best_val_score",

@@ -2,7 +2,7 @@
 
 AdamW; OneCycleLR stepped once per optimizer step; gradient accumulation; gradient clipping at the
 configured norm; mixed precision (fp16 autocast + GradScaler on CUDA, bf16 autocast on CPU, or fp32);
-a WeightedRandomSampler-equivalent draw with 1/sqrt(class count) weights; progressive unfreezing of the
+a WeightedRandomSampler-equivalent draw with 1/sqrt(class count) weights (``train.sampler``); progressive unfreezing of the
 backbone (only a pretrained one, in eval mode while frozen); early stopping and the best checkpoint on validation
 macro-F1 or weighted F1 (``train.monitor``); checkpoints (best, last, every N epochs) loaded with
 ``weights_only=True``; resume after an interruption; dvclive metrics per epoch; tqdm progress.
@@ -49,7 +49,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from harness.config import fraction, nonneg, positive
-from harness.data.dataset import SAMPLER_POWER, ClipDataset, SeededSampler, sqrt_inverse_frequency_weights
+from harness.data.dataset import SAMPLER_POWER, ClipDataset, SeededSampler, inverse_frequency_weights
 from harness.distributed import SINGLE, Ranks, barrier, broadcast, gather, sum_across, sync_buffers
 from harness.errors import ConfigError, HarnessError
 from harness.io import atomic_path
@@ -80,7 +80,7 @@ class TrainConfig:
     cache_frames: bool
     sampler: Literal["sqrt_inverse_frequency", "inverse_frequency", "uniform"] = "sqrt_inverse_frequency"
     early_stopping_patience: int = positive()
-    monitor: Literal["macro_f1", "weighted_f1"] = "macro_f1"
+    monitor: Literal["macro_f1", "weighted_f1"] = "weighted_f1"
     unfreeze_after_epochs: int = nonneg()
     checkpoint_every: int = positive()
     num_workers: int = nonneg()
@@ -432,7 +432,7 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
     val_set = ClipDataset(spec.paths, spec.val_windows, spec.window_cfg, spec.image_size, labels=spec.val_labels,
                           augment=cfg.augment if cfg.validation_augment else "none", with_future=False,
                           input_size=input_size, cache_frames=cfg.cache_frames, augment_per_frame=cfg.augment_per_frame)
-    weights = (sqrt_inverse_frequency_weights(spec.train_labels, spec.n_classes, SAMPLER_POWER[cfg.sampler])
+    weights = (inverse_frequency_weights(spec.train_labels, spec.n_classes, SAMPLER_POWER[cfg.sampler])
                if cfg.sampler != "uniform" else None)
     sampler = SeededSampler(weights, n_batches * cfg.batch_size * ranks.world_size, spec.seed, rank=ranks.rank,
                             world_size=ranks.world_size, size=len(train_set))

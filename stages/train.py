@@ -1,9 +1,16 @@
-"""DVC stage `train@<model>-<strategy>` (and `control@<strategy>`): train one model on one split.
+"""DVC stage `train@<model>-<strategy>` (and `control@<strategy>`): train one model on one split, then
+score its best checkpoint on the split's evaluation set.
 
 Writes, under --out: checkpoints/ (best.pt, last.pt, epoch_NNN.pt; kept between runs so an
 interrupted stage resumes), live/ (dvclive metrics and per-epoch plots) and summary.json (epochs,
-early stopping, timings, precision, determinism, environment). With --shuffle-labels (the
+early stopping, timings, precision, determinism, code hash, environment). With --shuffle-labels (the
 memorisation control) also video_labels.csv: each video's true and shuffled label.
+
+Under --eval-out (harness.evaluation): metrics.json (DVC metrics: window and video level with 95%
+intervals from a bootstrap over videos, naming the strategy, evaluation set and data source),
+per_class.csv, predictions.csv (every window with its 14 class probabilities) and video_predictions.csv
+(DVC confusion plots). Scoring in the training process spares a second start of torch and timm; when
+only the evaluation settings or code change, the stage resumes its finished run and scores it again.
 
 With train.nproc_per_node = N > 1 the script starts itself again under `torchrun --standalone
 --nproc_per_node=N` (data-parallel, harness.distributed); `torchrun ... stages/train.py ...` by hand
@@ -19,11 +26,12 @@ import pandas as pd
 
 from harness import distributed
 from harness.cli import run_stage
-from harness.config import load_params, load_section
+from harness.config import DataConfig, EvaluateConfig, RunConfig, WindowConfig, load_params, load_section
+from harness.controls import apply_labels
+from harness.evaluation import evaluate_run
 from harness.io import write_csv, write_json
 from harness.runinfo import environment
-from harness.runs import build_run
-from harness.sources import code_hash
+from harness.runs import build_run, load_trained_model
 from harness.splits import load_manifest
 from harness.training import TrainConfig, train_model
 
@@ -37,6 +45,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=Path("data/prepared/index.parquet"))
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--eval-out", type=Path, required=True, help="where the evaluation's files go")
     parser.add_argument("--shuffle-labels", action="store_true", help="train the shuffled-label control")
     args = parser.parse_args()
     params = load_params(args.params)
@@ -53,8 +62,7 @@ def main() -> None:
 def train(args: argparse.Namespace, params: dict) -> None:
     manifest, meta = load_manifest(args.manifest)
     index = pd.read_parquet(args.index, columns=["path"])
-    setup = build_run(params, args.model, manifest, meta["content_hash"], index, args.out, code_hash(__file__),
-                      args.shuffle_labels)
+    setup = build_run(params, args.model, manifest, meta["content_hash"], index, args.out, args.shuffle_labels)
     if not setup.spec.ranks.is_main:
         logging.getLogger("harness").setLevel(logging.WARNING)
     log.info("training %s on the %s split (%d train / %d val windows, %s labels, %s parameters)",
@@ -66,9 +74,29 @@ def train(args: argparse.Namespace, params: dict) -> None:
     if setup.video_labels is not None:
         write_csv(args.out / "video_labels.csv", setup.video_labels)
     write_json(args.out / "summary.json", {**setup.record, **summary, "environment": environment()})
-    log.info("done: %d epochs (%s), best %s %.3f at epoch %d, %.1f s",
-             summary["epochs_run"], summary["stopped_by"], summary["monitor"], summary["best_val_score"], summary["best_epoch"],
-             summary["seconds_training_total"])
+    log.info("done: %d epochs (%s), best %s %.3f at epoch %d, %.1f s", summary["epochs_run"], summary["stopped_by"],
+             summary["monitor"], summary["best_val_score"], summary["best_epoch"], summary["seconds_training_total"])
+    evaluate(args, params, manifest, index, setup)
+
+
+def evaluate(args: argparse.Namespace, params: dict, manifest, index: pd.DataFrame, setup) -> None:
+    """The best checkpoint (checked against the summary just written) on the split's evaluation set."""
+    run = load_section(params, "run", RunConfig)
+    data = load_section(params, "data", DataConfig)
+    model, summary = load_trained_model(args.out, params, setup.spec.device)
+    test = manifest.role("test")
+    labels = None if setup.video_labels is None else apply_labels(test, setup.video_labels)
+    scores, tables = evaluate_run(model, index["path"].to_numpy(), manifest, labels, data.classes,
+                                  load_section(params, "windows", WindowConfig), data.image_size, setup.spec.train,
+                                  load_section(params, "evaluate", EvaluateConfig), setup.spec.device, run.seed)
+    for name, table in tables.items():
+        write_csv(args.eval_out / name, table)
+    write_json(args.eval_out / "metrics.json", {"model": summary["model"], "labels": summary["labels"],
+                                                "data_source": data.source, "profile": run.profile, **scores})
+    w = scores["window"]
+    log.info("%s on %s (%s labels): window accuracy %.3f [%.3f, %.3f], macro-F1 %.3f, floor %.3f; %d windows, %d videos",
+             summary["model"], manifest.strategy, summary["labels"], w["accuracy"], w["accuracy_ci_low"],
+             w["accuracy_ci_high"], w["macro_f1"], w["majority_class_rate"], w["windows"], w["videos"])
 
 
 if __name__ == "__main__":

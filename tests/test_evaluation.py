@@ -52,7 +52,7 @@ def train_and_score(params, index, windows, strategy, out_dir):
     params = copy.deepcopy(params)
     data = section(params, "data", DataConfig)
     manifest = make_manifest(strategy, windows, section(params, "splits", SplitsConfig))
-    setup = build_run(params, "baseline", manifest, manifest_hash(manifest.windows, index), index, out_dir / strategy, "test-code")
+    setup = build_run(params, "baseline", manifest, manifest_hash(manifest.windows, index), index, out_dir / strategy)
     train_model(setup.spec)
     model = setup.spec.model
     model.load_state_dict(load_checkpoint(out_dir / strategy / "checkpoints" / "best.pt")["model"])

@@ -36,7 +36,7 @@ def test_repro_runs_every_stage_and_writes_its_outputs(smoke_repo):
     assert frame["windows_sharing_at_least_1_frames"] >= 0.9
     assert frame["near_duplicate_rate"] > 5 * max(video["near_duplicate_rate"], 0.01)
     assert (repo / "dvc.lock").is_file()
-    for stage in ("train@multitask-video", "control@frame", "evaluate@baseline-official", "evaluate_control@video",
+    for stage in ("train@multitask-video", "train@baseline-official", "control@frame", "control@video", "probe",
                   "audit", "benchmark", "sweeps", "report"):
         assert f"Running stage '{stage}'" in first.stdout, stage
 
@@ -98,6 +98,15 @@ def test_a_code_change_retrains_instead_of_resuming_a_finished_run(smoke_repo):
     best = torch.load(repo / "runs/train/multitask-frame/checkpoints/best.pt", weights_only=True)
     assert best["code_hash"] == after["code_hash"]
     assert "Running stage 'probe'" not in result.stdout  # the probe runs none of that code
+    # an edit to evaluation code re-scores the finished runs without training them again
+    metrics = repo / "harness" / "metrics.py"
+    metrics.write_text(metrics.read_text() + "\n# another version of the scoring code\n")
+    rescored = run(["dvc", "repro"], repo, timeout=1800)
+    assert "Running stage 'train@multitask-frame'" in rescored.stdout
+    again = json.loads(summary_path.read_text())
+    assert again["resumed_after_epoch"] == again["epochs_run"] and again["code_hash"] == after["code_hash"]
+    assert torch.load(repo / "runs/train/multitask-frame/checkpoints/best.pt", weights_only=True)["model"].keys() \
+        == best["model"].keys()
 
 
 def test_push_and_pull_through_a_shared_remote(smoke_repo, tmp_path):

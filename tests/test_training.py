@@ -133,8 +133,7 @@ def smoke_setup(smoke_dataset, out_dir, **train_overrides):
     from harness.config import SplitsConfig
 
     manifest = make_manifest("frame", windows, section(params, "splits", SplitsConfig))
-    return build_run(params, "multitask", manifest, manifest_hash(manifest.windows, smoke_dataset["index"]), smoke_dataset["index"], out_dir,
-                     "test-code")
+    return build_run(params, "multitask", manifest, manifest_hash(manifest.windows, smoke_dataset["index"]), smoke_dataset["index"], out_dir)
 
 
 def test_a_run_is_deterministic_and_records_its_mode(smoke_dataset, tmp_path):

@@ -101,15 +101,19 @@ class ClipDataset(Dataset):
         return sample
 
 
-def sqrt_inverse_frequency_weights(labels: np.ndarray, n_classes: int, power: float = 0.5) -> np.ndarray:
-    """Per-sample weights 1/count^power of the sample's class: 1/sqrt (power 0.5) is the write-up's sampler
-    (section 2.3); its public code used 1/count (power 1)."""
+def inverse_frequency_weights(labels: np.ndarray, n_classes: int, power: float) -> np.ndarray:
+    """Per-sample weights 1/count^power of the sample's class; 0 weight for no class."""
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
     class_weight = np.divide(1.0, counts**power, out=np.zeros_like(counts), where=counts > 0)
     return class_weight[labels]
 
 
-SAMPLER_POWER = {"sqrt_inverse_frequency": 0.5, "inverse_frequency": 1.0}
+def sqrt_inverse_frequency_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-sample weights 1/sqrt(count of the sample's class): the write-up's sampler (section 2.3)."""
+    return inverse_frequency_weights(labels, n_classes, 0.5)
+
+
+SAMPLER_POWER = {"sqrt_inverse_frequency": 0.5, "inverse_frequency": 1.0}  # train.sampler -> power (its code: 1/count)
 
 
 def expected_class_mix(labels: np.ndarray, n_classes: int) -> np.ndarray:

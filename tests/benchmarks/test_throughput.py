@@ -100,3 +100,30 @@ def test_near_duplicate_search_at_ucf_crime_scale(benchmark):
     benchmark.extra_info.update(reference_hashes=len(reference), queries=len(queries), radius=4)
     found = benchmark.pedantic(near_duplicate_mask, args=(queries, reference, 4), rounds=3, iterations=1)
     assert found[:50_000].all() and not found[50_000:].any()
+
+
+@pytest.mark.benchmark(group="probe")
+def test_memorisation_probe_at_ucf_crime_scale(benchmark):
+    """The probe's look-up and permutation test at the real set's size: 300,000 windows of 8x8 colour
+    thumbnails (the write-up counts 303,173), 80/20 as its frame split, from 1,610 videos."""
+    import numpy as np
+    import pandas as pd
+
+    from harness.config import EvaluateConfig, ProbeConfig
+    from harness.probe import probe
+
+    rng = np.random.default_rng(0)
+    n, dims, videos = 300_000, 8 * 8 * 3, 1_610
+    video = np.sort(rng.integers(0, videos, n))
+    scene = rng.normal(0, 40, (videos, dims)).astype(np.float32)  # each video's look, plus per-window noise
+    features = scene[video] + rng.normal(0, 4, (n, dims)).astype(np.float32)
+    windows = pd.DataFrame({"window_id": np.arange(n), "video_id": video.astype(str),
+                            "label": (video % 14).astype(np.int64)})
+    train = rng.random(n) < 0.8
+    cfg = ProbeConfig(thumbnail_size=8, permutations=200, seed=0)
+    evaluate = EvaluateConfig(bootstrap_resamples=200, confidence=0.95, seed=0)
+    benchmark.extra_info.update(windows=n, train_windows=int(train.sum()), dims=dims, permutations=cfg.permutations)
+    _, scores = benchmark.pedantic(probe, args=(features, windows[train], windows[~train],
+                                                tuple(f"C{i}" for i in range(14)), cfg, evaluate),
+                                   rounds=1, iterations=1)
+    assert scores["window"]["accuracy"] == 1.0 and scores["permutation"]["accuracy_p_value"] < 0.01
