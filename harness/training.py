@@ -376,7 +376,7 @@ def _loader(dataset, cfg: TrainConfig, device: torch.device, batch_size: int, sa
 def eval_loader(dataset, cfg: TrainConfig, device: torch.device, seed: int) -> DataLoader:
     """Every window of ``dataset`` once, in order; with ``validation_augment`` each window gets the same
     augmentation draw every time it is scored (seeded by the run seed), so validation stays deterministic."""
-    sampler = SeededSampler(None, len(dataset), seed, shuffle=False) if cfg.validation_augment else None
+    sampler = SeededSampler(None, len(dataset), seed, shuffle=False, size=len(dataset)) if cfg.validation_augment else None
     return _loader(dataset, cfg, device, cfg.eval_batch_size, sampler)
 
 

@@ -95,3 +95,16 @@ def test_weighted_sum_and_components():
     expected = 1.0 * parts["regression"] + 0.5 * parts["classification"] + 0.3 * parts["mil"] + 0.3 * parts["vae"]
     assert torch.allclose(total, expected)
     assert (cfg.weights.regression, cfg.weights.classification, cfg.weights.mil, cfg.weights.vae) == (1.0, 0.5, 0.3, 0.3)
+
+
+def test_mil_from_the_classifier_ranks_one_minus_p_normal():
+    """recipe=code: no MIL head; a window's anomaly score is 1 - softmax(logits)[normal]."""
+    from harness.losses import anomaly_from_classifier, mil_ranking_batch_mean
+
+    logits = torch.tensor([[4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 4.0], [2.0, 2.0, 0.0]])
+    scores = anomaly_from_classifier(logits, normal_label=1)
+    expected = 1 - torch.softmax(logits, dim=1)[:, 1]
+    assert scores.shape == (4, 1) and torch.allclose(scores[:, 0], expected)
+    is_anomaly = torch.tensor([True, False, True, False])
+    hinge = mil_ranking_batch_mean(scores, is_anomaly, 0.5)
+    assert hinge.item() == pytest.approx(max(0.0, 0.5 + expected[[1, 3]].mean() - expected[[0, 2]].mean()))

@@ -182,3 +182,29 @@ def test_sweep_table_appears_only_when_a_sweep_finished(fixed_run):
     assert "0.432 &plusmn; 0.051" in table and "3 (0,1,2)" in table
     assert "0.9 &plusmn; &ndash;" in table  # one seed: no spread, not a made-up zero
     assert "| seeds | baseline | video | 3 | 0.432 ± 0.051 |" in markdown
+
+
+def test_the_report_names_the_recipe_and_lists_its_differences(fixed_run):
+    _, context, html, markdown = rendered(fixed_run)
+    assert context["recipe"] == "writeup" and "recipe <b>writeup</b>" in html and "recipe **writeup**" in markdown
+    keys = {d["key"]: d for d in context["recipe_differences"]}
+    assert keys["loss.weights.regression"] == {"key": "loss.weights.regression", "writeup": 1.0, "code": 0.0}
+    assert keys["train.sampler"]["code"] == "inverse_frequency" and "train.monitor" not in keys  # same in both
+    assert "<code>loss.mil_source</code>" in html
+    params = (fixed_run / "params.yaml").read_text().replace("recipe: writeup", "recipe: code")
+    (fixed_run / "params.yaml").write_text(params)
+    _, context, html, _ = rendered(fixed_run)
+    assert context["recipe"] == "code" and "what the write-up's public code computed" in html
+
+
+def test_the_probe_table_shows_p_values_beside_the_floor(fixed_run):
+    window = {"accuracy": 1.0, "accuracy_ci_low": 1.0, "accuracy_ci_high": 1.0, "majority_class_rate": 0.775,
+              "macro_f1": 1.0, "macro_f1_ci_low": 1.0, "macro_f1_ci_high": 1.0, "neighbour_in_same_video": 1.0}
+    permutation = {"permutations": 500, "accuracy_p_value": 0.001996, "accuracy_chance_mean": 0.29,
+                   "macro_f1_p_value": 0.001996, "macro_f1_chance_mean": 0.07}
+    write(fixed_run / "runs" / "probe" / "metrics.json",
+          {"scores": {"frame": {"window": window, "permutation": permutation}}, "drops": {}})
+    _, _, html, markdown = rendered(fixed_run)
+    row = re.search(r'<table id="probe-table">.*?</table>', html, re.S).group(0)
+    assert "<b>frame</b>" in row and "0.002" in row and "0.775" in row and "0.29" in row
+    assert "frame p = 0.002" in markdown

@@ -49,3 +49,14 @@ def test_writeup_settings_end_at_one_hundredth_of_peak():
     # the write-up's table says 1e-4 -> 1e-3 -> 1e-4; div 10 and final_div 10 end at 1e-5
     assert schedule[0] == pytest.approx(1e-4) and max(schedule) == pytest.approx(1e-3)
     assert schedule[-1] == pytest.approx(1e-5, rel=1e-6)
+
+
+def test_counting_the_cycle_in_batches_runs_it_at_half_speed():
+    """recipe=code: OneCycle sized in batches but stepped per optimizer step (accumulation 2) peaks at twice the
+    step it would and never anneals within the run."""
+    cfg = dataclasses.replace(section(compose("profile=paper"), "train", TrainConfig), epochs=10, accumulation_steps=2)
+    prose = lrs(cfg, steps_per_epoch=20)
+    code = lrs(dataclasses.replace(cfg, schedule_unit="batches"), steps_per_epoch=20)
+    peak = max(prose)
+    assert prose.index(peak) == 40 and code.index(max(code)) == 80  # pct_start 0.2 of 200 vs of 400 steps
+    assert code[-1] > 0.5 * peak > prose[-1]  # the code's cycle is half-way through when training ends

@@ -272,3 +272,51 @@ def test_pinned_memory_loader_on_cuda(smoke_dataset, tmp_path):
     setup.spec.device = torch.device("cuda")
     summary = train_model(setup.spec)
     assert summary["device"] == "cuda" and summary["precision"] == "fp32"
+
+
+def test_the_code_recipe_trains_on_the_smoke_profile(smoke_dataset, tmp_path):
+    """recipe=code end to end on the smoke data: no regression term in the total, MIL from the classifier,
+    no focal alpha, weighted-F1 selection, and validation through the training transform, deterministically."""
+    from harness.config import EvaluateConfig, SplitsConfig, WindowConfig
+    from harness.evaluation import evaluate_run
+
+    params = compose("profile=smoke", "recipe=code")
+    index = smoke_dataset["index"]
+    manifest = make_manifest("frame", build_windows(index, smoke_dataset["windows"]),
+                             section(params, "splits", SplitsConfig))
+    setup = build_run(params, "multitask", manifest, manifest_hash(manifest.windows, index), index, tmp_path)
+    assert setup.spec.loss_fn.cfg.mil_source == "classifier" and setup.spec.loss_fn.alpha is None
+    summary = train_model(setup.spec)
+    assert summary["monitor"] == "val/weighted_f1" and summary["epochs_run"] == setup.spec.train.epochs
+    for record in summary["history"]:
+        weighted = 0.5 * record["train/loss/classification"] + 0.3 * record["train/loss/mil"] + 0.3 * record["train/loss/vae"]
+        assert record["train/loss/total"] == pytest.approx(weighted, rel=1e-5)
+    train_cfg = setup.spec.train
+    assert train_cfg.validation_augment and train_cfg.augment_per_frame
+    score = lambda: evaluate_run(setup.spec.model, index["path"].to_numpy(), manifest, None,  # noqa: E731
+                                 smoke_dataset["data"].classes, section(params, "windows", WindowConfig), 64,
+                                 train_cfg, section(params, "evaluate", EvaluateConfig), torch.device("cpu"), 0)
+    first, second = score(), score()
+    pd.testing.assert_frame_equal(first[1]["predictions.csv"], second[1]["predictions.csv"])
+
+
+def test_augmentation_is_drawn_per_clip_or_per_frame(tmp_path):
+    """The prose: one draw moves a window's frames together; its code drew for every frame."""
+    import cv2
+
+    from harness.config import WindowConfig
+    from harness.data.dataset import ClipDataset
+
+    rng = np.random.default_rng(0)
+    png = tmp_path / "frame.png"
+    cv2.imwrite(str(png), rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    window_cfg = WindowConfig(sequence_length=16, frame_stride=2, future_steps=4, window_step=4)
+    windows = pd.DataFrame({"window_id": [0], "video_id": ["v"], "label": [0], "first_row": [0]})
+    clips = {}
+    for per_frame in (False, True):
+        dataset = ClipDataset([str(png)] * 40, windows, window_cfg, 64, augment="writeup_without_fog",
+                              with_future=False, augment_per_frame=per_frame)
+        clips[per_frame] = [dataset[(0, seed)]["clip"] for seed in range(5)]
+    # the same picture in every frame: one draw per clip keeps the frames equal, a draw per frame does not
+    assert all(all(torch.equal(clip[0], frame) for frame in clip) for clip in clips[False])
+    assert any(not all(torch.equal(clip[0], frame) for frame in clip) for clip in clips[True])
