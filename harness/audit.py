@@ -11,7 +11,7 @@ import pandas as pd
 
 from harness.config import EvaluateConfig
 from harness.io import read_json
-from harness.metrics import difference_interval
+from harness.metrics import drops_from_frame
 
 TABLE_COLUMNS = [
     "model", "labels", "strategy", "eval_set", "data_source", "windows", "videos",
@@ -65,17 +65,13 @@ def audit(evaluations: dict[str, dict[str, Any]], leakage: dict[str, dict[str, A
         }
         metrics["scores"][group][row.strategy]["accuracy_above_floor"] = row.accuracy_above_floor
 
-    by_key = {(e["metrics"]["model"], e["metrics"]["labels"] != "true", e["metrics"]["strategy"]): e
-              for e in evaluations.values()}
-    for (model, control, strategy), entry in sorted(by_key.items()):
-        if strategy == "frame":
-            continue
-        frame = by_key.get((model, control, "frame"))
-        if frame is None:
-            continue
-        group = "control" if control else model
-        for score in ("accuracy", "macro_f1"):
-            drop = difference_interval(frame["predictions"], entry["predictions"], n_classes, score,
-                                       cfg.bootstrap_resamples, cfg.confidence, cfg.seed)
-            metrics["drops"].setdefault(group, {})[f"frame_minus_{strategy}_{score}"] = drop
+    by_group: dict[str, dict[str, pd.DataFrame]] = {}
+    for entry in evaluations.values():
+        m = entry["metrics"]
+        group = "control" if m["labels"] != "true" else m["model"]
+        by_group.setdefault(group, {})[m["strategy"]] = entry["predictions"]
+    for group, predictions in sorted(by_group.items()):
+        drops = drops_from_frame(predictions, n_classes, cfg)
+        if drops:
+            metrics["drops"][group] = drops
     return table, metrics

@@ -186,6 +186,17 @@ def difference_interval(a: pd.DataFrame, b: pd.DataFrame, n_classes: int, score:
             "paired": paired, "shared_videos": int(len(shared))}
 
 
+def drops_from_frame(predictions: dict[str, pd.DataFrame], n_classes: int, cfg: EvaluateConfig) -> dict[str, Any]:
+    """``frame_minus_<strategy>_{accuracy,macro_f1}``: the drop from the write-up's frame split to every
+    other strategy in ``predictions`` (strategy -> predictions), with ``difference_interval``'s bootstrap."""
+    if "frame" not in predictions:
+        return {}
+    return {f"frame_minus_{strategy}_{score}": difference_interval(predictions["frame"], other, n_classes, score,
+                                                                   cfg.bootstrap_resamples, cfg.confidence, cfg.seed)
+            for strategy, other in sorted(predictions.items()) if strategy != "frame"
+            for score in ("accuracy", "macro_f1")}
+
+
 def score_predictions(predictions: pd.DataFrame, class_names: tuple[str, ...], cfg: EvaluateConfig) -> dict[str, Any]:
     """Window-level and video-level scores with clustered-bootstrap intervals, floors and tables.
 

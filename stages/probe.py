@@ -17,7 +17,7 @@ from harness.cli import run_stage
 from harness.config import DataConfig, EvaluateConfig, ProbeConfig, RunConfig, WindowConfig, load_params, load_section
 from harness.data.windows import build_windows
 from harness.io import write_csv, write_json
-from harness.metrics import difference_interval
+from harness.metrics import drops_from_frame
 from harness.probe import MODEL_NAME, frame_thumbnails, probe, window_features
 from harness.splits import describe_eval_set, load_manifest
 
@@ -59,13 +59,7 @@ def main() -> None:
                  "nearest window in the same video for %.0f%%", strategy, w["accuracy"], w["accuracy_ci_low"],
                  w["accuracy_ci_high"], w["majority_class_rate"], p["accuracy_chance_mean"], p["accuracy_p_value"],
                  w["macro_f1"], 100 * w["neighbour_in_same_video"])
-    drops = {}
-    if "frame" in predictions:
-        for strategy in (s for s in predictions if s != "frame"):
-            for score in ("accuracy", "macro_f1"):
-                drops[f"frame_minus_{strategy}_{score}"] = difference_interval(
-                    predictions["frame"], predictions[strategy], len(data.classes), score,
-                    evaluate.bootstrap_resamples, evaluate.confidence, evaluate.seed)
+    drops = drops_from_frame(predictions, len(data.classes), evaluate)
     write_json(args.out / "metrics.json", {"model": MODEL_NAME, "data_source": data.source,
                                            "scores": summary, "drops": drops})
 
