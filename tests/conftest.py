@@ -70,7 +70,11 @@ def copy_repo(dest: Path) -> Path:
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, env=env_with_venv(), capture_output=True, text=True, timeout=timeout)
+    """``cmd`` in ``cwd``; in a copy of the repository, the copy's own ``harness`` (not the editable install's)."""
+    env = env_with_venv()
+    if (Path(cwd) / "harness" / "__init__.py").is_file():
+        env["PYTHONPATH"] = str(cwd)
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result

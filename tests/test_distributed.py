@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from conftest import REPO, compose, run
 
 from harness.distributed import SINGLE, Ranks, broadcast, choose_backend, gather, sum_across
@@ -67,7 +68,7 @@ def train(prepared: dict, name: str, model: str, *overrides: str) -> tuple[dict,
     tmp = prepared["tmp"]
     params = compose_to(tmp / f"{name}.yaml", *overrides)
     log = stage(tmp, params, "train.py", "--model", model, "--manifest", str(prepared["manifest"]),
-                "--index", str(prepared["index"]), "--out", str(tmp / name))
+                "--index", str(prepared["index"]), "--out", str(tmp / name), "--eval-out", str(tmp / name / "eval"))
     return json.loads((tmp / name / "summary.json").read_text()), log
 
 
@@ -130,10 +131,16 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(prepare
 
 @pytest.mark.slow
 def test_a_data_parallel_run_resumes_to_the_same_end(prepared):
-    """Multi-task model (progressive unfreezing rebuilds DDP at epoch 2; dropout draws from each rank's own
-    random stream, restored from the checkpoint): resuming from the epoch-1 checkpoint ends exactly where the
-    uninterrupted run ended."""
-    overrides = ("train.epochs=2", "train.samples_per_epoch=32", "train.nproc_per_node=2")
+    """Multi-task model with a "pretrained" backbone (saved weights, so progressive unfreezing freezes it in
+    epoch 1 and rebuilds DDP at epoch 2; dropout draws from each rank's own random stream, restored from the
+    checkpoint): resuming from the epoch-1 checkpoint ends exactly where the uninterrupted run ended."""
+    from harness.models import build_model
+
+    weights = prepared["tmp"] / "backbone.pt"
+    params = yaml.safe_load(compose_to(prepared["tmp"] / "weights.yaml").read_text())
+    torch.save(build_model("multitask", params["model"]["multitask"], 14).backbone.state_dict(), weights)
+    overrides = ("train.epochs=2", "train.samples_per_epoch=32", "train.nproc_per_node=2",
+                 f"model.multitask.pretrained_weights={weights}")
     clean, _ = train(prepared, "mt-clean", "multitask", *overrides)
     resumed_dir = prepared["tmp"] / "mt-resumed" / "checkpoints"
     resumed_dir.mkdir(parents=True)

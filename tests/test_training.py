@@ -216,10 +216,10 @@ def test_killed_mid_run_and_resumed_ends_like_an_uninterrupted_run(tmp_path):
     train = ("train.py", "--model", "multitask", "--manifest", str(data / "frame" / "manifest.parquet"),
              "--index", str(data / "index.parquet"))
 
-    clean = stage(*train, "--out", str(tmp_path / "clean"))
+    clean = stage(*train, "--out", str(tmp_path / "clean"), "--eval-out", str(tmp_path / "clean-eval"))
     assert clean.wait() == 0, clean.stdout.read()
 
-    victim = stage(*train, "--out", str(tmp_path / "killed"))
+    victim = stage(*train, "--out", str(tmp_path / "killed"), "--eval-out", str(tmp_path / "killed-eval"))
     last = tmp_path / "killed" / "checkpoints" / "last.pt"
     deadline = time.time() + 300
     while time.time() < deadline and victim.poll() is None:
@@ -231,7 +231,7 @@ def test_killed_mid_run_and_resumed_ends_like_an_uninterrupted_run(tmp_path):
     killed_at = load_checkpoint(last)["epoch"]
     assert killed_at < 4 and not (tmp_path / "killed" / "summary.json").exists()
 
-    resumed = stage(*train, "--out", str(tmp_path / "killed"))
+    resumed = stage(*train, "--out", str(tmp_path / "killed"), "--eval-out", str(tmp_path / "killed-eval"))
     output = resumed.communicate()[0]
     assert resumed.returncode == 0, output
     assert f"resuming from {last} after epoch {killed_at}" in output
@@ -241,6 +241,8 @@ def test_killed_mid_run_and_resumed_ends_like_an_uninterrupted_run(tmp_path):
     strip = lambda h: [{k: v for k, v in r.items() if not k.startswith("seconds")} for r in h]  # noqa: E731
     assert strip(resumed_summary["history"]) == strip(clean_summary["history"])
     assert resumed_summary["best_val_score"] == clean_summary["best_val_score"]
+    # the same best checkpoint, scored the same way
+    assert (tmp_path / "killed-eval" / "metrics.json").read_text() == (tmp_path / "clean-eval" / "metrics.json").read_text()
     # dvclive's record is rebuilt from the checkpoint: one row per epoch, no duplicate from the killed epoch
     rows = pd.read_csv(tmp_path / "killed" / "live" / "plots" / "metrics" / "val" / "macro_f1.tsv", sep="\t")
     assert list(rows["step"]) == [0, 1, 2, 3]
