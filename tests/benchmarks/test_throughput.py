@@ -120,7 +120,7 @@ def test_memorisation_probe_at_ucf_crime_scale(benchmark):
     windows = pd.DataFrame({"window_id": np.arange(n), "video_id": video.astype(str),
                             "label": (video % 14).astype(np.int64)})
     train = rng.random(n) < 0.8
-    cfg = ProbeConfig(thumbnail_size=8, permutations=200, seed=0)
+    cfg = ProbeConfig(thumbnail_size=8, permutations=500, seed=0)
     evaluate = EvaluateConfig(bootstrap_resamples=200, confidence=0.95, seed=0)
     benchmark.extra_info.update(windows=n, train_windows=int(train.sum()), dims=dims, permutations=cfg.permutations)
     _, scores = benchmark.pedantic(probe, args=(features, windows[train], windows[~train],
