@@ -61,7 +61,7 @@ def nearest_training_window(train_features: np.ndarray, eval_features: np.ndarra
 def permutation_scores(train_videos: np.ndarray, train_labels: np.ndarray, neighbour: np.ndarray,
                        eval_labels: np.ndarray, permutations: int, seed: int) -> dict[str, np.ndarray]:
     """Accuracy and macro-F1 of the look-up after each permutation of the training videos' labels."""
-    codes, videos = pd.factorize(train_videos)
+    codes, _ = pd.factorize(train_videos)
     video_label = pd.Series(train_labels).groupby(codes).first().to_numpy()
     neighbour_video = codes[neighbour]
     rng = np.random.default_rng(seed)
