@@ -1,24 +1,29 @@
 """The claims registry (reports/claims.yaml) and the rules that turn evidence into verdicts.
 
-Every claim is checked one of three ways:
+Every claim quotes the write-up (``source``, located to its line) and says how the harness reads it
+(``reading``). Its verdict is decided one of three ways:
 
-- ``measured``: the claimed value against a metric this run produced. With ``tolerance`` t the claim
-  holds on the band [value - t, value + t]. The metric's 95% interval (or the point, when it has none)
-  lying inside the band is *reproduced*; lying wholly outside it is *not reproduced*; straddling an
-  edge of the band is *inconclusive*. A metric the run did not produce is *inconclusive*. A claim that
-  needs hardware or data this run does not have (``requires: [cuda]`` or ``[ucf_crime]``) is *not
-  testable here*, and shows its stand-in metric beside it; it is never reproduced on a stand-in.
-- ``arithmetic``: ``expression`` re-derives the claimed value from other numbers in the write-up;
-  within the tolerance it is *reproduced*, otherwise *contradicted by the write-up's own numbers*.
-- ``methodology``: ``expression`` is a condition that holds when the write-up's method is sound;
-  true is *reproduced*, false is *contradicted by the write-up's own numbers*.
+- ``arithmetic``: ``expression`` re-derives the claimed ``value`` from other figures. Printed figures carry
+  their rounding ("99.2%" is [99.15, 99.25]), and the claim is judged over every admissible input
+  (harness.intervals): it *holds* when some admissible inputs give a value inside the claimed band (the
+  printed value's own interval, widened by ``tolerance`` or ``relative``), and is *contradicted* only when
+  no admissible inputs do.
+- ``methodology``: ``expression`` is a condition that is true when the write-up's method is sound; it
+  *holds* when some admissible inputs make it true, is *contradicted* when none do.
+- ``measured``: the claimed band against a metric this run produced. The metric's 95% interval (or its
+  point) inside the band *reproduces* the claim; wholly outside it, the claim is *not reproduced by this
+  run*; straddling an edge is *inconclusive*. With ``direction: at_least`` the band has no upper edge and a
+  result above the claimed figure *exceeds the claim*. A claim that needs hardware, data or a training
+  scale the run does not have (``requires``) is *not testable here* / *not comparable at this run's scale*
+  and shows the run's stand-in figure beside it; it is never judged on the stand-in.
 
-Boundaries are inclusive: a measurement exactly at the tolerance reproduces the claim.
+A contradiction names where its deciding inputs come from (``provenance``): the write-up alone, its public
+code (reference.md §1), the dataset's counts (reference.md §2), or how a library or number format works.
+Claims that follow from one printed slip share a ``finding``; the headline counts findings.
 """
 
 from __future__ import annotations
 
-import ast
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,41 +32,99 @@ from typing import Any, Literal
 import yaml
 
 from harness.errors import HarnessError
+from harness.intervals import Interval, parse, printed_interval, value_range
 
 REPRODUCED = "reproduced"
-NOT_REPRODUCED = "not reproduced"
-CONTRADICTED = "contradicted by the write-up's own numbers"
+EXCEEDS = "exceeds the claim"
+NOT_REPRODUCED = "not reproduced by this run"
 NOT_TESTABLE = "not testable here"
+NOT_COMPARABLE = "not comparable at this run's scale"
 INCONCLUSIVE = "inconclusive"
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, CONTRADICTED, NOT_TESTABLE, INCONCLUSIVE)
+CONTRADICTED_BY = {
+    "writeup": "contradicted by the write-up's own figures",
+    "code": "contradicted by its public code",
+    "dataset": "contradicted by the dataset's own counts",
+    "library": "contradicted by how the library works",
+}
+CONTRADICTED = CONTRADICTED_BY["writeup"]
+# most decisive first: a finding takes the first verdict any of its claims has
+VERDICTS = (*CONTRADICTED_BY.values(), NOT_REPRODUCED, INCONCLUSIVE, EXCEEDS, REPRODUCED, NOT_COMPARABLE, NOT_TESTABLE)
+PROVENANCES = (*CONTRADICTED_BY, "measurement")
+SEVERITIES = ("material", "minor")
 
 REQUIREMENTS = {
     "cuda": "needs a CUDA GPU; run the benchmark stage on one (README: running on a GPU)",
-    "ucf_crime": "needs the real UCF-Crime data; this run used {data_source}: it demonstrates the mechanism, "
-                 "it does not measure UCF-Crime (README: running on real data)",
+    "ucf_crime": "needs the write-up's data (the Kaggle UCF-Crime frames, data=ucf_crime_frames); this run used "
+                 "{data_source}: it demonstrates the mechanism, it does not measure UCF-Crime",
+    "paper_scale": "needs a run at the write-up's scale (data=ucf_crime_frames with profile=paper: efficientnet_b0, "
+                   "64 px, batch 64, up to 100 epochs); this run is profile {profile} on {data_source}, so its "
+                   "figure is shown beside the claim, not judged against it",
 }
-_EPS = 1e-9  # float slack on tolerance comparisons, so that a value exactly at tolerance counts as inside
+_EPS = 1e-9  # float slack, so that a value exactly at a band edge counts as inside
 
 
 @dataclass(frozen=True)
 class Claim:
     id: str
     section: str
-    claim: str
-    value: float
-    unit: str
+    source: str                     # the write-up's words, verbatim
+    reading: str                    # how the registry reads them (shown as such, never as the write-up's words)
     check: Literal["measured", "arithmetic", "methodology"]
-    tolerance: float
-    source: str = ""
+    value: Any = None               # printed figure: a number (exact), a string (rounded), or [low, high]
+    unit: str = ""
+    tolerance: float = 0.0          # absolute widening of the claimed band
+    relative: float = 0.0           # relative widening (a fraction of the claimed value)
+    direction: Literal["two_sided", "at_least"] = "two_sided"
+    provenance: str = "writeup"
+    severity: str = "material"
+    finding: str = ""               # claims sharing one printed slip share a finding id (default: the claim's id)
     why: str = ""
-    metric: str | None = None
+    note: str = ""                  # an answer to a reviewer's objection, shown beside the claim
+    assumptions: tuple[str, ...] = ()
+    metric: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
     stand_in: str | None = None
-    inputs: dict[str, float] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
     expression: str | None = None
+    line: int | None = None         # the write-up line of ``source`` (set by locate)
+    also: tuple[str, ...] = ()      # other write-up lines printing the same figure (for the coverage scan)
+
+    @property
+    def band(self) -> Interval:
+        """The claimed value's printed interval, widened by the tolerances."""
+        low, high = printed_interval(self.value)
+        widen = max(self.tolerance, self.relative * max(abs(low), abs(high)))
+        return low - widen, high + widen
+
+    @property
+    def group(self) -> str:
+        return self.finding or self.id
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    title: str
+    severity: str
+
+
+@dataclass(frozen=True)
+class Registry:
+    claims: list[Claim]
+    findings: dict[str, Finding]
+    extra: dict[str, Any]           # other top-level sections (feasibility, coverage), validated by their users
+
+
+_KEYS = {"id", "section", "source", "reading", "check", "value", "unit", "tolerance", "relative", "direction",
+         "provenance", "severity", "finding", "why", "note", "assumptions", "metric", "requires", "stand_in",
+         "inputs", "expression", "line", "also"}
 
 
 def load_claims(path: Path) -> list[Claim]:
+    return load_registry(path).claims
+
+
+def load_registry(path: Path) -> Registry:
     """The registry, validated: every problem is one sentence naming the claim and the key."""
     try:
         document = yaml.safe_load(Path(path).read_text())
@@ -69,67 +132,142 @@ def load_claims(path: Path) -> list[Claim]:
         raise HarnessError(f"{path} does not exist") from None
     except yaml.YAMLError as error:
         raise HarnessError(f"{path} is not valid YAML: {error}") from None
-    entries = (document or {}).get("claims")
+    document = document or {}
+    entries = document.get("claims")
     if not isinstance(entries, list) or not entries:
         raise HarnessError(f"{path}: `claims` must be a non-empty list")
+    findings = _findings(path, document.get("findings") or [])
     claims, seen = [], set()
     for i, entry in enumerate(entries):
         where = f"{path}: claims[{i}]" + (f" ({entry.get('id')})" if isinstance(entry, dict) else "")
-        if not isinstance(entry, dict):
-            raise HarnessError(f"{where} must be a mapping")
-        for key in ("id", "section", "claim", "value", "unit", "check", "tolerance"):
-            if key not in entry:
-                raise HarnessError(f"{where} has no `{key}`")
-        if entry["id"] in seen:
-            raise HarnessError(f"{where}: id {entry['id']!r} is used twice")
-        seen.add(entry["id"])
-        check = entry["check"]
-        if check not in ("measured", "arithmetic", "methodology"):
-            raise HarnessError(f"{where}: check = {check!r} must be measured, arithmetic or methodology")
-        if check == "measured" and not entry.get("metric"):
-            raise HarnessError(f"{where}: a measured claim needs `metric`")
-        if check != "measured":
-            if not entry.get("expression"):
-                raise HarnessError(f"{where}: an {check} claim needs `expression`")
-            try:
-                evaluate(entry["expression"], entry.get("inputs") or {})
-            except HarnessError as error:
-                raise HarnessError(f"{where}: {error}") from None
-        for requirement in entry.get("requires") or ():
-            if requirement not in REQUIREMENTS:
-                raise HarnessError(f"{where}: requires {requirement!r}; known: {', '.join(REQUIREMENTS)}")
-        if not isinstance(entry["tolerance"], (int, float)) or entry["tolerance"] < 0:
-            raise HarnessError(f"{where}: tolerance = {entry['tolerance']!r} must be a number >= 0")
-        claims.append(Claim(
-            id=entry["id"], section=str(entry["section"]), claim=entry["claim"], value=float(entry["value"]),
-            unit=entry["unit"], check=check, tolerance=float(entry["tolerance"]), source=entry.get("source", ""),
-            why=entry.get("why", ""), metric=entry.get("metric"), requires=tuple(entry.get("requires") or ()),
-            stand_in=entry.get("stand_in"), inputs=dict(entry.get("inputs") or {}), expression=entry.get("expression")))
-    return claims
+        try:
+            claim = _claim(entry, findings)
+        except HarnessError as error:
+            raise HarnessError(f"{where}: {error}") from None
+        if claim.id in seen:
+            raise HarnessError(f"{where}: id {claim.id!r} is used twice")
+        seen.add(claim.id)
+        claims.append(claim)
+    extra = {k: v for k, v in document.items() if k not in ("claims", "findings", "version")}
+    return Registry(claims, findings, extra)
 
 
-# --------------------------------------------------------------------------- expressions
-_FUNCTIONS = {"min": min, "max": max, "abs": abs, "round": round, "sqrt": math.sqrt, "log": math.log, "exp": math.exp}
-_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Constant, ast.Name, ast.Load,
-          ast.Call, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.FloorDiv, ast.Mod, ast.USub, ast.UAdd,
-          ast.Not, ast.And, ast.Or, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq, ast.IfExp)
+def _findings(path: Path, entries: list[Any]) -> dict[str, Finding]:
+    out = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not {"id", "title", "severity"} <= set(entry):
+            raise HarnessError(f"{path}: findings[{i}] must be a mapping with id, title and severity")
+        if entry["severity"] not in SEVERITIES:
+            raise HarnessError(f"{path}: findings[{i}] ({entry['id']}): severity must be one of {', '.join(SEVERITIES)}")
+        out[entry["id"]] = Finding(entry["id"], entry["title"], entry["severity"])
+    return out
 
 
-def evaluate(expression: str, inputs: dict[str, float]) -> float | bool:
-    """Arithmetic over named inputs: numbers, + - * / // % **, comparisons, and/or/not, and
-    min, max, abs, round, sqrt, log, exp. Anything else is refused."""
-    try:
-        tree = ast.parse(expression, mode="eval")
-    except SyntaxError:
-        raise HarnessError(f"expression {expression!r} is not valid") from None
-    for node in ast.walk(tree):
-        if not isinstance(node, _NODES):
-            raise HarnessError(f"expression {expression!r} uses {type(node).__name__}, which is not allowed")
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS):
-            raise HarnessError(f"expression {expression!r} calls something other than {', '.join(_FUNCTIONS)}")
-        if isinstance(node, ast.Name) and node.id not in inputs and node.id not in _FUNCTIONS:
-            raise HarnessError(f"expression {expression!r} names {node.id!r}, which is not among its inputs")
-    return eval(compile(tree, "<claim>", "eval"), {"__builtins__": {}}, {**_FUNCTIONS, **inputs})  # noqa: S307
+def _claim(entry: Any, findings: dict[str, Finding]) -> Claim:
+    if not isinstance(entry, dict):
+        raise HarnessError("must be a mapping")
+    unknown = set(entry) - _KEYS
+    if unknown:
+        raise HarnessError(f"has unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("id", "section", "source", "reading", "check"):
+        if not entry.get(key):
+            raise HarnessError(f"has no `{key}`")
+    check = entry["check"]
+    if check not in ("measured", "arithmetic", "methodology"):
+        raise HarnessError(f"check = {check!r} must be measured, arithmetic or methodology")
+    for key in ("tolerance", "relative"):
+        number = entry.get(key, 0)
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+            raise HarnessError(f"{key} = {number!r} must be a number >= 0")
+    provenance = entry.get("provenance", "measurement" if check == "measured" else "writeup")
+    if provenance not in PROVENANCES:
+        raise HarnessError(f"provenance = {provenance!r} must be one of {', '.join(PROVENANCES)}")
+    if (check == "measured") != (provenance == "measurement"):
+        raise HarnessError("a measured claim (and only a measured claim) has provenance `measurement`")
+    finding = entry.get("finding", "")
+    if finding and finding not in findings:
+        raise HarnessError(f"finding {finding!r} is not declared under `findings`")
+    severity = entry.get("severity", "material")
+    if severity not in SEVERITIES:
+        raise HarnessError(f"severity = {severity!r} must be one of {', '.join(SEVERITIES)}")
+    direction = entry.get("direction", "two_sided")
+    if direction not in ("two_sided", "at_least"):
+        raise HarnessError(f"direction = {direction!r} must be two_sided or at_least")
+    metric = entry.get("metric") or ()
+    metric = (metric,) if isinstance(metric, str) else tuple(metric)
+    requires = tuple(entry.get("requires") or ())
+    for requirement in requires:
+        if requirement not in REQUIREMENTS:
+            raise HarnessError(f"requires {requirement!r}; known: {', '.join(REQUIREMENTS)}")
+    inputs = dict(entry.get("inputs") or {})
+    if check == "measured":
+        if not metric:
+            raise HarnessError("a measured claim needs `metric`")
+    elif not entry.get("expression"):
+        raise HarnessError(f"an {check} claim needs `expression`")
+    claim = Claim(
+        id=str(entry["id"]), section=str(entry["section"]), source=str(entry["source"]), reading=str(entry["reading"]),
+        check=check, value=entry.get("value", 1 if check == "methodology" else None), unit=str(entry.get("unit", "")),
+        tolerance=float(entry.get("tolerance", 0)), relative=float(entry.get("relative", 0)), direction=direction,
+        provenance=provenance, severity=findings[finding].severity if finding else severity, finding=finding,
+        why=str(entry.get("why", "")), note=str(entry.get("note", "")),
+        assumptions=tuple(str(a) for a in entry.get("assumptions") or ()), metric=metric, requires=requires,
+        stand_in=entry.get("stand_in"), inputs=inputs, expression=entry.get("expression"), line=entry.get("line"),
+        also=tuple(str(q) for q in entry.get("also") or ()))
+    if check != "methodology":
+        claim.band  # noqa: B018  (validates `value`)
+    if check != "measured":
+        _validate_expression(claim)
+    return claim
+
+
+def _validate_expression(claim: Claim) -> None:
+    env = {name: printed_interval(figure) for name, figure in claim.inputs.items()}
+    parse(claim.expression or "", env)
+    result = value_range(claim.expression or "", env)
+    is_bool = _is_comparison(claim.expression or "")
+    if claim.check == "methodology" and not is_bool:
+        raise HarnessError(f"a methodology expression must be a condition (a comparison), not {claim.expression!r}")
+    if claim.check == "arithmetic" and is_bool:
+        raise HarnessError(f"an arithmetic expression must give a number, not a condition: {claim.expression!r}")
+    del result
+
+
+def _is_comparison(expression: str) -> bool:
+    import ast
+
+    body = ast.parse(expression, mode="eval").body
+    return isinstance(body, (ast.Compare, ast.BoolOp)) or (isinstance(body, ast.UnaryOp) and isinstance(body.op, ast.Not))
+
+
+def locate(claims: list[Claim], writeup: list[str]) -> list[Claim]:
+    """Each claim with the write-up line its quote is on (the first line holding the quote's first line;
+    a claim may pin ``line`` when the quote occurs more than once). A quote not in the write-up is an error."""
+    from dataclasses import replace
+
+    out = []
+    for claim in claims:
+        first = claim.source.splitlines()[0].strip()
+        lines = [i + 1 for i, text in enumerate(writeup) if first in text]
+        if not lines:
+            raise HarnessError(f"claim {claim.id}: its source {first!r} is not in the write-up")
+        if claim.line is not None and claim.line not in lines:
+            raise HarnessError(f"claim {claim.id}: its source is not on line {claim.line} (found on {lines})")
+        for quote in claim.also:
+            if not any(quote.strip() in text for text in writeup):
+                raise HarnessError(f"claim {claim.id}: its `also` quote {quote!r} is not in the write-up")
+        out.append(replace(claim, line=claim.line or lines[0]))
+    return out
+
+
+def covered_lines(claims: list[Claim], writeup: list[str]) -> dict[int, list[str]]:
+    """Write-up line -> the ids of the claims that quote it (``source`` on its line, and every ``also`` quote)."""
+    out: dict[int, list[str]] = {}
+    for claim in claims:
+        lines = {claim.line} | {i + 1 for q in claim.also for i, text in enumerate(writeup) if q.strip() in text}
+        for line in sorted(x for x in lines if x):
+            out.setdefault(line, []).append(claim.id)
+    return out
 
 
 # --------------------------------------------------------------------------- metrics
@@ -151,9 +289,13 @@ def interval_of(bundle: dict[str, Any], dotted: str) -> tuple[float, float] | No
         return None
     keys = ("ci_low", "ci_high") if name == "ratio" else (f"{name}_ci_low", f"{name}_ci_high")
     low, high = siblings.get(keys[0]), siblings.get(keys[1])
-    if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+    if _finite(low) and _finite(high):
         return float(low), float(high)
     return None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _status_of(bundle: dict[str, Any], dotted: str) -> dict[str, Any] | None:
@@ -162,71 +304,124 @@ def _status_of(bundle: dict[str, Any], dotted: str) -> dict[str, Any] | None:
     return node if isinstance(node, dict) and "status" in node else None
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 # --------------------------------------------------------------------------- verdicts
 @dataclass(frozen=True)
 class Verdict:
     claim: Claim
     verdict: str
     rule: str  # the rule that produced the verdict, in words, with the numbers
-    measured: float | None = None
+    measured: float | bool | None = None
     interval: tuple[float, float] | None = None
     stand_in: dict[str, Any] | None = None
 
+    @property
+    def holds(self) -> bool | None:
+        """For methodology rows: whether the condition holds (None when undecided)."""
+        if self.verdict in (REPRODUCED, EXCEEDS):
+            return True
+        return False if self.verdict in CONTRADICTED_BY.values() else None
+
     def as_dict(self) -> dict[str, Any]:
         c = self.claim
-        return {"id": c.id, "section": c.section, "claim": c.claim, "check": c.check, "claimed": c.value,
-                "unit": c.unit, "tolerance": c.tolerance, "verdict": self.verdict, "rule": self.rule,
-                "measured": self.measured, "ci_low": self.interval[0] if self.interval else None,
-                "ci_high": self.interval[1] if self.interval else None, "metric": c.metric,
-                "stand_in": self.stand_in, "source": c.source, "why": c.why}
+        band = c.band if c.check != "methodology" else None
+        return {"id": c.id, "section": c.section, "line": c.line, "source": c.source, "reading": c.reading,
+                "check": c.check, "provenance": c.provenance, "severity": c.severity, "finding": c.group,
+                "claimed": None if c.check == "methodology" else c.value,
+                "band_low": band[0] if band else None, "band_high": band[1] if band else None,
+                "direction": c.direction, "unit": "" if c.check == "methodology" else c.unit,
+                "verdict": self.verdict, "rule": self.rule, "holds": self.holds if c.check == "methodology" else None,
+                "measured": None if c.check == "methodology" else self.measured,
+                "ci_low": self.interval[0] if self.interval else None,
+                "ci_high": self.interval[1] if self.interval else None, "metric": ", ".join(c.metric) or None,
+                "stand_in": self.stand_in, "why": c.why, "note": c.note, "assumptions": list(c.assumptions)}
 
 
 def judge(claim: Claim, bundle: dict[str, Any], context: dict[str, Any]) -> Verdict:
     """The verdict of one claim on the evidence in ``bundle`` (see the module docstring for the rules).
 
-    ``context`` says what this run had: ``data_source`` and ``cuda`` (bool)."""
+    ``context`` says what this run had: ``data_source``, ``profile`` and ``cuda`` (bool)."""
     if claim.check == "measured":
         return _judge_measured(claim, bundle, context)
-    result = evaluate(claim.expression or "", claim.inputs)
+    env = {name: printed_interval(figure) for name, figure in claim.inputs.items()}
+    span = value_range(claim.expression or "", env)
+    with_inputs = f"with {_inputs(claim)}" if claim.inputs else ""
     if claim.check == "methodology":
-        holds = bool(result)
-        rule = f"{claim.expression} is {holds} with {_inputs(claim)}"
-        return Verdict(claim, REPRODUCED if holds else CONTRADICTED, rule, measured=float(holds))
-    derived = float(result)
-    gap = abs(derived - claim.value)
-    inside = gap <= claim.tolerance * (1 + _EPS) + _EPS * abs(claim.value)
-    rule = (f"{claim.expression} = {_fmt(derived)} with {_inputs(claim)}; claimed {_fmt(claim.value)}; "
-            f"|difference| {_fmt(gap)} {'<=' if inside else '>'} tolerance {_fmt(claim.tolerance)}")
-    return Verdict(claim, REPRODUCED if inside else CONTRADICTED, rule, measured=derived)
+        return _judge_condition(claim, span, with_inputs)
+    low, high = claim.band
+    slack = _EPS * max(1.0, abs(low), abs(high))
+    derived = _fmt_range(span.attained)
+    band = f"the claimed {_printed(claim)} = [{_fmt(low)}, {_fmt(high)}]"
+    if span.attained[0] <= high + slack and span.attained[1] >= low - slack:
+        verdict = REPRODUCED
+        rule = f"{claim.expression} = {derived} {with_inputs}; it meets {band}"
+    elif span.outer[1] < low - slack or span.outer[0] > high + slack:
+        verdict = CONTRADICTED_BY[claim.provenance]
+        rule = f"{claim.expression} = {derived} {with_inputs}; no admissible inputs reach {band}"
+    else:
+        verdict = INCONCLUSIVE
+        rule = f"{claim.expression} = {derived} (bounds {_fmt_range(span.outer)}) {with_inputs}; rounding leaves {band} open"
+    value = (span.attained[0] + span.attained[1]) / 2
+    return Verdict(claim, verdict, rule.replace("  ", " "), measured=value,
+                   interval=None if span.exact else span.attained)
+
+
+def _judge_condition(claim: Claim, span: Any, with_inputs: str) -> Verdict:
+    if span.attained[1] >= 1:
+        qualifier = "" if span.attained[0] >= 1 else " for some values the printed figures allow"
+        return Verdict(claim, REPRODUCED, f"{claim.expression} holds{qualifier} {with_inputs}".strip(), measured=True)
+    if span.outer[1] < 1:
+        qualifier = "" if span.exact else " for every value the printed figures allow"
+        return Verdict(claim, CONTRADICTED_BY[claim.provenance],
+                       f"{claim.expression} does not hold{qualifier} {with_inputs}".strip(), measured=False)
+    return Verdict(claim, INCONCLUSIVE, f"{claim.expression} is undecided within rounding {with_inputs}".strip())
 
 
 def _judge_measured(claim: Claim, bundle: dict[str, Any], context: dict[str, Any]) -> Verdict:
     missing = [r for r in claim.requires if not _has(r, context)]
     if missing:
-        why = "; ".join(REQUIREMENTS[r].format(**context) for r in missing)
-        return Verdict(claim, NOT_TESTABLE, why, stand_in=_stand_in(claim.stand_in, bundle))
-    status = _status_of(bundle, claim.metric or "")
+        why = "; ".join(REQUIREMENTS[r].format(**{"profile": "unknown", "data_source": "unknown", **context})
+                        for r in missing)
+        verdict = NOT_COMPARABLE if missing == ["paper_scale"] else NOT_TESTABLE
+        return Verdict(claim, verdict, why, stand_in=_stand_in(_stand_in_path(claim, bundle), bundle))
+    verdicts = [_judge_metric(claim, metric, bundle) for metric in claim.metric]
+    if len(verdicts) == 1:
+        return verdicts[0]
+    kinds = {v.verdict for v in verdicts}
+    rule = "; ".join(f"{metric}: {v.rule}" for metric, v in zip(claim.metric, verdicts))
+    if len(kinds) == 1:
+        return Verdict(claim, verdicts[0].verdict, rule, verdicts[0].measured, verdicts[0].interval, verdicts[0].stand_in)
+    return Verdict(claim, INCONCLUSIVE, f"the measurements the claim covers disagree: {rule}",
+                   verdicts[0].measured, verdicts[0].interval)
+
+
+def _judge_metric(claim: Claim, metric: str, bundle: dict[str, Any]) -> Verdict:
+    status = _status_of(bundle, metric)
     if status is not None and status.get("status") == NOT_TESTABLE:
-        stand_in = status.get("stand_in")
-        stand_in_path = f"{claim.metric.rsplit('.', 2)[0]}.{stand_in}.ratio" if stand_in else claim.stand_in
         return Verdict(claim, NOT_TESTABLE, status.get("why", "the benchmark could not run this arm here"),
-                       stand_in=_stand_in(stand_in_path, bundle))
-    value = _number(lookup(bundle, claim.metric or ""))
-    if value is None:
-        return Verdict(claim, INCONCLUSIVE, f"metric {claim.metric} was not produced by this run",
+                       stand_in=_stand_in(_stand_in_path(claim, bundle, metric), bundle))
+    raw = lookup(bundle, metric)
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return Verdict(claim, INCONCLUSIVE, f"metric {metric} is {raw} (NaN or infinite) in this run")
+    if not _finite(raw):
+        return Verdict(claim, INCONCLUSIVE, f"metric {metric} was not produced by this run",
                        stand_in=_stand_in(claim.stand_in, bundle))
-    interval = interval_of(bundle, claim.metric or "")
+    value = float(raw)
+    interval = interval_of(bundle, metric)
     low, high = interval if interval else (value, value)
-    band_low, band_high = claim.value - claim.tolerance, claim.value + claim.tolerance
-    slack = _EPS * max(1.0, abs(claim.value))
+    band_low, band_high = claim.band
+    slack = _EPS * max(1.0, abs(band_high))
     what = f"[{_fmt(low)}, {_fmt(high)}]" if interval else f"{_fmt(value)} (no interval)"
-    band = f"claimed {_fmt(claim.value)} +- {_fmt(claim.tolerance)} = [{_fmt(band_low)}, {_fmt(band_high)}]"
+    if claim.direction == "at_least":
+        band = f"at least {_fmt(band_low)} (claimed {_printed(claim)})"
+        if low >= band_low - slack:
+            beyond = low > band_high + slack
+            return Verdict(claim, EXCEEDS if beyond else REPRODUCED,
+                           f"measured {what} is {band}" + (f", and above the claimed {_fmt(band_high)}" if beyond else ""),
+                           measured=value, interval=interval)
+        verdict = NOT_REPRODUCED if high < band_low - slack else INCONCLUSIVE
+        return Verdict(claim, verdict, f"measured {what} {'falls short of' if verdict == NOT_REPRODUCED else 'straddles'} {band}",
+                       measured=value, interval=interval)
+    band = f"the claimed {_printed(claim)} = [{_fmt(band_low)}, {_fmt(band_high)}]"
     if low >= band_low - slack and high <= band_high + slack:
         verdict, rule = REPRODUCED, f"measured {what} lies inside {band}"
     elif high < band_low - slack or low > band_high + slack:
@@ -236,29 +431,65 @@ def _judge_measured(claim: Claim, bundle: dict[str, Any], context: dict[str, Any
     return Verdict(claim, verdict, rule, measured=value, interval=interval)
 
 
+def _stand_in_path(claim: Claim, bundle: dict[str, Any], metric: str | None = None) -> str | None:
+    """The claim's own stand-in, else the one the benchmark named beside the metric's arm
+    (`<group>.<arm>.<leaf>` -> `<group>.<stand_in arm>.<leaf>`)."""
+    if claim.stand_in:
+        return claim.stand_in
+    metric = metric or (claim.metric[0] if claim.metric else "")
+    status = _status_of(bundle, metric)
+    if status and status.get("stand_in"):
+        head, _, leaf = metric.rpartition(".")
+        return f"{head.rpartition('.')[0]}.{status['stand_in']}.{leaf}"
+    return None
+
+
 def _has(requirement: str, context: dict[str, Any]) -> bool:
     if requirement == "cuda":
         return bool(context.get("cuda"))
     if requirement == "ucf_crime":
-        return str(context.get("data_source", "")).startswith("ucf_crime")
+        return context.get("data_source") == "ucf_crime_frames"
+    if requirement == "paper_scale":
+        return bool(context.get("comparable_scale")) or (
+            context.get("data_source") == "ucf_crime_frames" and context.get("profile") == "paper")
     return False
 
 
 def _stand_in(path: str | None, bundle: dict[str, Any]) -> dict[str, Any] | None:
     if not path:
         return None
-    value = _number(lookup(bundle, path))
+    raw = lookup(bundle, path)
     interval = interval_of(bundle, path)
-    return {"metric": path, "value": value, "ci_low": interval[0] if interval else None,
-            "ci_high": interval[1] if interval else None}
+    return {"metric": path, "value": float(raw) if _finite(raw) else None,
+            "nan": isinstance(raw, float) and not math.isfinite(raw),
+            "ci_low": interval[0] if interval else None, "ci_high": interval[1] if interval else None}
 
 
 def _inputs(claim: Claim) -> str:
-    return ", ".join(f"{k} = {_fmt(v)}" for k, v in claim.inputs.items())
+    return ", ".join(f"{k} = {_figure(v)}" for k, v in claim.inputs.items())
+
+
+def _figure(value: Any) -> str:
+    """A printed figure as printed ("99.2%"), a range as low-high, an exact number formatted."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "-".join(_figure(v) for v in value)
+    return _fmt(value)
+
+
+def _printed(claim: Claim) -> str:
+    return f"{_figure(claim.value)} {claim.unit}".strip()
+
+
+def _fmt_range(span: Interval) -> str:
+    return _fmt(span[0]) if abs(span[1] - span[0]) <= _EPS * max(1.0, abs(span[0])) else f"[{_fmt(span[0])}, {_fmt(span[1])}]"
 
 
 def _fmt(x: float) -> str:
     if isinstance(x, bool):
+        return str(x)
+    if not math.isfinite(x):
         return str(x)
     if x == 0 or 1e-3 <= abs(x) < 1e6:
         return f"{x:.6g}"
@@ -270,4 +501,31 @@ def judge_all(claims: list[Claim], bundle: dict[str, Any], context: dict[str, An
 
 
 def tally(verdicts: list[Verdict]) -> dict[str, int]:
+    """Claims by verdict (every verdict name, zero included)."""
     return {name: sum(1 for v in verdicts if v.verdict == name) for name in VERDICTS}
+
+
+def findings_of(verdicts: list[Verdict], findings: dict[str, Finding]) -> list[dict[str, Any]]:
+    """One entry per finding: its claims, its severity and its verdict (the most decisive of its claims')."""
+    order = {name: i for i, name in enumerate(VERDICTS)}
+    groups: dict[str, list[Verdict]] = {}
+    for v in verdicts:
+        groups.setdefault(v.claim.group, []).append(v)
+    out = []
+    for key, members in groups.items():
+        lead = min(members, key=lambda v: order[v.verdict])
+        declared = findings.get(key)
+        out.append({"id": key, "title": declared.title if declared else lead.claim.reading,
+                    "severity": declared.severity if declared else lead.claim.severity, "verdict": lead.verdict,
+                    "claims": [v.claim.id for v in members], "section": lead.claim.section, "line": lead.claim.line})
+    return sorted(out, key=lambda f: (order[f["verdict"]], SEVERITIES.index(f["severity"])))
+
+
+def finding_tally(findings: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Findings by verdict and severity: {verdict: {"material": n, "minor": m}} for every verdict with any."""
+    out: dict[str, dict[str, int]] = {}
+    for name in VERDICTS:
+        counts = {s: sum(1 for f in findings if f["verdict"] == name and f["severity"] == s) for s in SEVERITIES}
+        if sum(counts.values()):
+            out[name] = counts
+    return out

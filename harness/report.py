@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from harness.claims import VERDICTS, Claim, judge_all, tally
+from harness.claims import Registry
+from harness.verdicts import default_classes, judge_registry
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
 SYNTHETIC_NOTE = ("This run used the synthetic dataset. It demonstrates the leakage mechanism (a model that "
@@ -55,7 +56,8 @@ def paper_model_facts() -> dict[str, Any]:
         torch.save(obj, buffer)
         return round(buffer.tell() / 1e6, 2)
 
-    return {"parameters": count_parameters(model), "backbone": params["model"]["multitask"]["backbone"],
+    parameters = count_parameters(model)
+    return {"parameters": parameters, "parameters_millions": round(parameters / 1e6, 4), "backbone": params["model"]["multitask"]["backbone"],
             "weights_megabytes": size(model.state_dict()),
             "checkpoint_megabytes": size({"model": model.state_dict(), "optimizer": optimizer.state_dict()})}
 
@@ -129,7 +131,8 @@ def bundle_of(collected: dict[str, Any]) -> dict[str, Any]:
 def run_context(collected: dict[str, Any]) -> dict[str, Any]:
     bench_env = (collected.get("bench") or {}).get("environment") or {}
     source = (collected.get("prepare") or {}).get("data_source") or collected.get("params", {}).get("data", {}).get("source")
-    return {"data_source": source or "unknown", "cuda": bench_env.get("device") == "cuda"}
+    profile = (collected.get("params") or {}).get("run", {}).get("profile")
+    return {"data_source": source or "unknown", "profile": profile or "unknown", "cuda": bench_env.get("device") == "cuda"}
 
 
 # --------------------------------------------------------------------------- figures
@@ -213,14 +216,16 @@ def figures(collected: dict[str, Any]) -> dict[str, bytes]:
 
 
 # --------------------------------------------------------------------------- context and rendering
-def build_context(collected: dict[str, Any], claims: list[Claim], images: dict[str, bytes]) -> dict[str, Any]:
+def build_context(collected: dict[str, Any], registry: Registry, images: dict[str, bytes],
+                  writeup: list[str]) -> dict[str, Any]:
+    """What the templates show; ``writeup`` is the audited write-up's lines (claims are located in it)."""
     context = run_context(collected)
-    verdicts = judge_all(claims, bundle_of(collected), context)
-    rows = [v.as_dict() for v in verdicts]
-    order = {name: i for i, name in enumerate(VERDICTS)}
+    params = collected.get("params") or {}
+    classes = list(params.get("data", {}).get("classes") or []) or default_classes()
+    judged = judge_registry(registry, writeup, classes, bundle_of(collected), context)
+    rows = judged["verdicts"]
     table = collected.get("audit_table")
     sweeps = collected.get("sweeps")
-    params = collected.get("params") or {}
     bench = collected.get("bench") or {}
     return {
         "context": context,
@@ -230,8 +235,14 @@ def build_context(collected: dict[str, Any], claims: list[Claim], images: dict[s
         "recipe": params.get("run", {}).get("recipe", "writeup"),
         "recipe_differences": collected.get("recipe_differences") or [],
         "verdicts": rows,
-        "verdicts_by_kind": sorted(rows, key=lambda r: (order[r["verdict"]], r["id"])),
-        "counts": tally(verdicts),
+        "counts": judged["counts"],
+        "findings": judged["findings"],
+        "finding_counts": judged["finding_counts"],
+        "feasibility": judged["feasibility"],
+        "coverage": judged["coverage"],
+        "coverage_summary": judged["coverage_summary"],
+        "review": judged["review"],
+        "judged": judged,
         "audit_rows": table.to_dict("records") if table is not None else [],
         "sweep_rows": sweeps.to_dict("records") if sweeps is not None else [],
         "drops": ((collected.get("audit") or {}).get("drops")) or {},
@@ -271,12 +282,22 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _printed(value: Any) -> str:
+    """A claimed figure as the write-up printed it ("99.38%"), a range as low-high, an exact number formatted."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return "-".join(_printed(v) for v in value)
+    return _fmt(value, 6)
+
+
 def environment_for_templates():
     from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _fmt
+    env.filters["figure"] = _printed
     env.filters["slug"] = lambda s: "".join(c if c.isalnum() else "-" for c in s.lower())
     return env
 

@@ -3,17 +3,21 @@
 Reads the pipeline's metric files (audit table, evaluations, leakage evidence, benchmarks, training
 summaries, the prepared data's summary), measures the multi-task model at the write-up's dimensions
 (parameters, checkpoint size), and writes reports/report.html (self-contained), reports/report.md,
-reports/figures/*.png and reports/verdicts.json (DVC metrics: verdict counts and each claim's verdict).
+reports/figures/*.png and reports/verdicts.json (DVC metrics: claim and finding counts, each claim's verdict,
+the joint feasibility of the evaluation figures, the coverage scan, and the write-up-only view the CI gate
+compares with reports/verdicts.expected.json).
 """
 
 import argparse
 import logging
 from pathlib import Path
 
-from harness.claims import load_claims
+from harness.claims import load_registry
 from harness.cli import run_stage
+from harness.errors import HarnessError
 from harness.io import atomic_path, write_json
 from harness.report import build_context, collect, figures, render
+from harness.verdicts import writeup_only
 
 log = logging.getLogger("harness")
 
@@ -21,13 +25,18 @@ log = logging.getLogger("harness")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--claims", type=Path, default=Path("reports/claims.yaml"))
+    parser.add_argument("--writeup", type=Path, default=Path("writeup/training-methodology.md"),
+                        help="the audited write-up (claims quote it; the coverage scan reads it)")
     parser.add_argument("--root", type=Path, default=Path("."), help="the repository the pipeline ran in")
     parser.add_argument("--out", type=Path, default=Path("reports"))
     args = parser.parse_args()
-    claims = load_claims(args.claims)
+    registry = load_registry(args.claims)
+    if not args.writeup.is_file():
+        raise HarnessError(f"the audited write-up {args.writeup} does not exist (pass --writeup)")
+    writeup = args.writeup.read_text().splitlines()
     collected = collect(args.root, args.out)
     images = figures(collected)
-    context = build_context(collected, claims, images)
+    context = build_context(collected, registry, images, writeup)
     html, markdown = render(context)
     (args.out / "figures").mkdir(parents=True, exist_ok=True)
     for name, data in images.items():
@@ -36,9 +45,15 @@ def main() -> None:
     for name, text in (("report.html", html), ("report.md", markdown)):
         with atomic_path(args.out / name) as tmp:
             tmp.write_text(text)
-    write_json(args.out / "verdicts.json", {"counts": context["counts"],
-                                            "verdicts": {v["id"]: v["verdict"] for v in context["verdicts"]}})
-    log.info("report: %d claims: %s", len(claims), ", ".join(f"{k} {v}" for k, v in context["counts"].items()))
+    judged = context["judged"]
+    write_json(args.out / "verdicts.json", {
+        "counts": judged["counts"], "finding_counts": judged["finding_counts"],
+        "verdicts": {v["id"]: v["verdict"] for v in judged["verdicts"]},
+        "findings": {f["id"]: {"verdict": f["verdict"], "severity": f["severity"], "claims": f["claims"]}
+                     for f in judged["findings"]},
+        "coverage": judged["coverage_summary"], "writeup_only": writeup_only(judged)})
+    log.info("report: %d claims in %d findings: %s", len(registry.claims), len(judged["findings"]),
+             ", ".join(f"{k} {sum(v.values())}" for k, v in judged["finding_counts"].items()))
 
 
 if __name__ == "__main__":

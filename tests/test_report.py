@@ -14,11 +14,12 @@ import pytest
 from conftest import REPO
 from markupsafe import escape
 
-from harness.claims import load_claims
+from harness.claims import load_registry
 from harness.report import build_context, collect, figures, render
 
 ARTIFACTS = Path(os.environ.get("HARNESS_TEST_ARTIFACTS", REPO / "reports" / "test-artifacts"))
-MODEL_FACTS = {"parameters": 14_052_499, "backbone": "efficientnet_b0", "weights_megabytes": 56.5,
+WRITEUP = (REPO / "writeup" / "training-methodology.md").read_text().splitlines()
+MODEL_FACTS = {"parameters": 14_052_499, "parameters_millions": 14.0525, "backbone": "efficientnet_b0", "weights_megabytes": 56.5,
                "checkpoint_megabytes": 169.4}
 
 
@@ -80,12 +81,12 @@ def fixed_run(tmp_path) -> Path:
     return root
 
 
-def rendered(root: Path, claims_path: Path = REPO / "reports" / "claims.yaml"):
-    claims = load_claims(claims_path)
+def rendered(root: Path, claims_path: Path = REPO / "reports" / "claims.yaml", writeup: list[str] = WRITEUP):
+    registry = load_registry(claims_path)
     collected = collect(root, model_facts=MODEL_FACTS)
-    context = build_context(collected, claims, figures(collected))
+    context = build_context(collected, registry, figures(collected), writeup)
     html, markdown = render(context)
-    return claims, context, html, markdown
+    return registry.claims, context, html, markdown
 
 
 def test_every_claim_appears_with_its_verdict_and_evidence(fixed_run):
@@ -97,8 +98,15 @@ def test_every_claim_appears_with_its_verdict_and_evidence(fixed_run):
         verdict = next(v for v in context["verdicts"] if v["id"] == claim.id)
         assert str(escape(verdict["verdict"])) in row.group(1)
         assert str(escape(verdict["rule"])) in row.group(1)
+        assert str(escape(claim.source)) in row.group(1) and f"line {verdict['line']}" in row.group(1)  # the write-up's words
+        assert str(escape(claim.reading)) in row.group(1)  # and, separately, how they are read
+        if claim.check == "methodology":  # a condition: holds or not, never a number with a unit
+            assert re.search(r"<td>(holds|does not hold|undecided)</td>", row.group(1)), claim.id
         assert f"`{claim.id}`" in markdown
     assert sum(context["counts"].values()) == len(claims)
+    assert sum(len(f["claims"]) for f in context["findings"]) == len(claims)
+    headline = re.search(r'<table class="summary" id="finding-summary">(.*?)</table>', html, re.S).group(1)
+    assert "material" in headline and "minor" in headline
 
 
 def test_report_reads_the_fixed_metrics(fixed_run):
@@ -106,8 +114,10 @@ def test_report_reads_the_fixed_metrics(fixed_run):
     by_id = {v["id"]: v for v in context["verdicts"]}
     assert by_id["speed.fp16"]["verdict"] == "not testable here"
     assert by_id["speed.fp16"]["stand_in"]["value"] == 0.12
-    assert by_id["model.parameters"]["measured"] == 14_052_499
-    assert by_id["accuracy.test"]["verdict"] == "not testable here"  # synthetic data
+    assert by_id["model.parameters"]["measured"] == 14.0525
+    assert by_id["accuracy.test"]["verdict"] == "not comparable at this run's scale"  # synthetic data, cpu profile
+    assert by_id["accuracy.test"]["stand_in"]["value"] == 0.91  # this run's figure beside the claim, not judged
+    assert "this run (not judged)" in html
     assert "does not measure UCF-Crime" in html and "does not measure UCF-Crime" in markdown
     assert "0.91 [0.85, 0.96]" in html and "0.47 [0.24, 0.68]" in markdown
     assert "frame_minus_video_accuracy" in html and "paired over 12 shared videos" in html
@@ -118,9 +128,9 @@ def test_report_reads_the_fixed_metrics(fixed_run):
 
 def test_untrusted_text_is_escaped(fixed_run, tmp_path):
     registry = tmp_path / "claims.yaml"
-    registry.write_text("claims:\n- id: x.script\n  section: '1.1 <i>'\n  claim: '<script>alert(1)</script>'\n"
-                        "  value: 1\n  unit: x\n  check: methodology\n  tolerance: 0\n  inputs: {a: 1}\n  expression: a == 1\n")
-    _, _, html, _ = rendered(fixed_run, registry)
+    registry.write_text("claims:\n- id: x.script\n  section: '1.1 <i>'\n  reading: '<script>alert(1)</script>'\n"
+                        "  source: '<b>quoted</b>'\n  check: methodology\n  inputs: {a: 1}\n  expression: a == 1\n")
+    _, _, html, _ = rendered(fixed_run, registry, ["<b>quoted</b> in the write-up"])
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
