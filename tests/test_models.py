@@ -69,3 +69,29 @@ def test_bad_model_params_name_the_key():
     params = dict(compose("profile=smoke")["model"]["multitask"], transformer_heads=3)
     with pytest.raises(ConfigError, match="transformer_heads = 3 must divide"):
         build_model("multitask", params, 14)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="peak GPU memory needs a CUDA GPU")
+def test_mixed_precision_shrinks_a_training_steps_peak_memory():
+    from harness.bench import step_memory_saving
+
+    device = torch.device("cuda")
+    model = torch.nn.Sequential(*[torch.nn.Linear(1024, 1024) for _ in range(8)]).to(device)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scaler = torch.amp.GradScaler("cuda")
+    x = torch.randn(8192, 1024, device=device)  # activations dominate, as with 1,024 frames per step
+
+    def step(amp: bool) -> int:
+        with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+            loss = model(x).float().square().mean()
+        scaler.scale(loss).backward() if amp else loss.backward()
+        scaler.step(optimizer) if amp else optimizer.step()
+        if amp:
+            scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        return len(x)
+
+    step(False), step(True)  # AdamW's state exists before anything is measured, as after the benchmark's warm-up
+    result = step_memory_saving(lambda: step(False), lambda: step(True), device)
+    assert result["status"] == "measured" and 0 < result["saving"] < 1
+    assert result["amp_step_bytes"] < result["fp32_step_bytes"]

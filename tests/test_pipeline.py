@@ -62,6 +62,8 @@ def test_the_report_judges_every_claim(smoke_repo):
     bench = json.loads((repo / "runs" / "bench" / "summary.json").read_text())
     assert bench["claims"]["fp16_train_step"]["status"] == "not testable here"
     assert bench["claims"]["bf16_train_step"]["status"] == "measured"
+    assert bench["claims"]["fp16_peak_memory"]["status"] == "not testable here"  # a GPU measurement
+    assert verdicts["verdicts"]["memory.amp_measured"] == "not testable here"
 
 
 def test_second_repro_runs_nothing(smoke_repo):
