@@ -19,7 +19,7 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import cv2
@@ -32,7 +32,8 @@ from harness.config import WindowConfig, nonneg, parse_section, positive, unit
 from harness.data.dataset import ClipDataset
 from harness.losses import CrossEntropyLoss, LossConfig, MultiTaskLoss
 from harness.models import build_model, count_parameters
-from harness.training import Precision, move, resolve_precision
+from harness.training import (Precision, StepRunner, TrainConfig, make_loader, make_optimizer, make_scheduler, move,
+                              resolve_precision)
 
 log = logging.getLogger("harness")
 
@@ -141,6 +142,11 @@ class Workbench:
     def clip_frames(self) -> int:
         return self.window_cfg.sequence_length
 
+    @property
+    def train_cfg(self) -> TrainConfig:
+        """The run's training settings at the benchmark's batch size (the step and loader under test)."""
+        return replace(parse_section(TrainConfig, self.params["train"], "train"), batch_size=self.cfg.batch_size)
+
     def context(self, model_name: str, model: torch.nn.Module | None = None) -> dict[str, Any]:
         return {"model": model_name,
                 "backbone": self.params["model"][model_name].get("backbone"),
@@ -171,15 +177,14 @@ class Workbench:
         }, self.device)
 
     def loader(self, workers: int, tuned: bool, with_future: bool = True) -> DataLoader:
+        """The training loader (harness.training.make_loader) over real windows: ``workers`` processes, and
+        when ``tuned`` the write-up's pinned memory, prefetch and persistent workers."""
         dataset = ClipDataset(self.paths, self.windows, self.window_cfg, self.image_size,
                               labels=self.windows["label"].to_numpy(np.int64), augment=self.cfg.augment,
                               with_future=with_future, input_size=self.input_size, cache_frames=False)
-        kwargs: dict[str, Any] = {"batch_size": self.cfg.batch_size, "shuffle": True, "num_workers": workers,
-                                  "generator": torch.Generator().manual_seed(self.cfg.seed), "drop_last": True}
-        if workers and tuned:
-            kwargs.update(prefetch_factor=self.cfg.loader_prefetch_factor, persistent_workers=True)
-        kwargs["pin_memory"] = tuned and self.device.type == "cuda"
-        return DataLoader(dataset, **kwargs)
+        cfg = replace(self.train_cfg, num_workers=workers, pin_memory=tuned, persistent_workers=tuned and workers > 0,
+                      prefetch_factor=self.cfg.loader_prefetch_factor)
+        return make_loader(dataset, cfg, self.device, self.cfg.batch_size)
 
 
 def endless(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
@@ -187,23 +192,22 @@ def endless(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
         yield from loader
 
 
-def train_step(model: torch.nn.Module, loss_fn, precision: Precision, device: torch.device) -> Callable[[dict], int]:
-    """One full training step (forward, losses, backward, clip, optimizer) on a given batch."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision.scaler)
-    model.train()
+def train_step(bench: Workbench, model: torch.nn.Module, loss_fn, precision: Precision) -> Callable[[Iterator[dict]], int]:
+    """The pipeline's own optimisation step (harness.training.StepRunner) with the run's optimizer, OneCycle
+    schedule, gradient accumulation and clipping: each call takes ``accumulation_steps`` batches from
+    ``batches`` and makes one optimizer step, exactly as training does; it returns the clips processed."""
+    cfg = bench.train_cfg
+    optimizer = make_optimizer(model, cfg)
+    # a schedule long enough for every step the benchmark takes (OneCycleLR refuses to step past its end)
+    steps = bench.cfg.warmup_steps + bench.cfg.timed_steps * bench.cfg.repeats + 2
+    scheduler = make_scheduler(optimizer, cfg, steps_per_epoch=-(-steps // cfg.epochs))
+    runner = StepRunner(model, loss_fn, optimizer, scheduler, precision, cfg.accumulation_steps, cfg.grad_clip,
+                        bench.device)
 
-    def step(batch: dict[str, torch.Tensor]) -> int:
-        with precision.autocast():
-            out = model(batch["clip"], batch.get("future"))
-            loss, _ = loss_fn(out, batch)
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        return len(batch["label"])
+    def step(batches: Iterator[dict]) -> int:
+        group = [next(batches) for _ in range(cfg.accumulation_steps)]
+        runner.run(group)
+        return sum(len(b["label"]) for b in group)
 
     return step
 
@@ -239,8 +243,8 @@ def precision_workload(bench: Workbench) -> Result:
     for precision_name in ("fp32", "amp"):
         precision = resolve_precision(precision_name, device)
         model = bench.model("multitask")
-        step = train_step(model, bench.loss("multitask"), precision, device)
-        arms[f"train_step_{precision.name}"] = lambda step=step: step(batch)
+        step = train_step(bench, model, bench.loss("multitask"), precision)
+        arms[f"train_step_{precision.name}"] = lambda step=step: step(itertools.repeat(batch))
         extra[f"train_step_{precision.name}"] = {**bench.context("multitask", model), "precision": precision.name,
                                                  "scope": "model-only (random tensors)", "unit": "clips/s"}
     backbone = bench.model("multitask").backbone
@@ -335,11 +339,11 @@ def amp_x_loader_workload(bench: Workbench) -> Result:
             ("fp32", "amp"), (("workers_0", 0, False), ("tuned", cfg.loader_workers, True))):
         precision = resolve_precision(precision_name, device)
         model = bench.model("multitask")
-        step = train_step(model, bench.loss("multitask"), precision, device)
+        step = train_step(bench, model, bench.loss("multitask"), precision)
         loader = bench.loader(workers, tuned)
         batches = endless(loader)
         arm = f"{precision.name}+{loader_name}"
-        arms[arm] = lambda step=step, batches=batches: step(move(next(batches), device))
+        arms[arm] = lambda step=step, batches=batches: step(batches)
         extra[arm] = {**bench.context("multitask", model), "precision": precision.name, "num_workers": workers,
                       "pin_memory": loader.pin_memory, "persistent_workers": loader.persistent_workers,
                       "augment": cfg.augment, "scope": "end-to-end training step (real loader)", "unit": "clips/s"}
@@ -423,10 +427,10 @@ def compile_workload(bench: Workbench) -> Result:
                         runnable(batch["clip"])
                     return len(batch["label"])
             else:
-                step_fn = train_step(runnable, bench.loss(name), fp32, device)
+                step_fn = train_step(bench, runnable, bench.loss(name), fp32)
 
                 def step(step_fn=step_fn) -> int:
-                    return step_fn(batch)
+                    return step_fn(itertools.repeat(batch))
             synchronize(device)
             start = time.perf_counter()
             step()  # the first call compiles
@@ -473,17 +477,17 @@ def flops_workload(bench: Workbench, precision_records: list[dict[str, Any]]) ->
     from torch.utils.flop_counter import FlopCounterMode
 
     model = bench.model("multitask")
-    step = train_step(model, bench.loss("multitask"), resolve_precision("fp32", bench.device), bench.device)
+    step = train_step(bench, model, bench.loss("multitask"), resolve_precision("fp32", bench.device))
     batch = bench.random_batch()
     with FlopCounterMode(display=False) as counter:
-        step(batch)
-    flops = counter.get_total_flops()
-    records, summary = [], {"flops_per_step": int(flops), "flops_per_clip": int(flops / bench.cfg.batch_size)}
+        clips = step(itertools.repeat(batch))
+    flops = counter.get_total_flops()  # one optimizer step: accumulation_steps batches
+    records, summary = [], {"flops_per_step": int(flops), "flops_per_clip": int(flops / clips)}
     peak = peak_flops(environment(bench.device)["device_name"]) if bench.device.type == "cuda" else None
     for record in precision_records:
         if not record["arm"].startswith("train_step_"):
             continue
-        achieved = flops / bench.cfg.batch_size * record["samples_per_s"]
+        achieved = flops / clips * record["samples_per_s"]
         kind = "fp32" if record["precision"] == "fp32" else "amp"
         row = {"workload": "flops", "arm": record["arm"], "flops_per_step": int(flops),
                "achieved_flops_per_s": round(achieved, 1),

@@ -357,7 +357,8 @@ def _worker_context():
     return multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
 
 
-def _loader(dataset, cfg: TrainConfig, device: torch.device, batch_size: int, sampler=None) -> DataLoader:
+def make_loader(dataset, cfg: TrainConfig, device: torch.device, batch_size: int, sampler=None) -> DataLoader:
+    """The DataLoader training and scoring use: workers, pinned memory, prefetch and persistence from ``cfg``."""
     kwargs: dict[str, Any] = {
         "batch_size": batch_size,
         "sampler": sampler,
@@ -377,7 +378,7 @@ def eval_loader(dataset, cfg: TrainConfig, device: torch.device, seed: int) -> D
     """Every window of ``dataset`` once, in order; with ``validation_augment`` each window gets the same
     augmentation draw every time it is scored (seeded by the run seed), so validation stays deterministic."""
     sampler = SeededSampler(None, len(dataset), seed, shuffle=False, size=len(dataset)) if cfg.validation_augment else None
-    return _loader(dataset, cfg, device, cfg.eval_batch_size, sampler)
+    return make_loader(dataset, cfg, device, cfg.eval_batch_size, sampler)
 
 
 def _wrap(model: nn.Module, ranks: Ranks, device: torch.device) -> nn.Module:
@@ -436,7 +437,7 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
                if cfg.sampler != "uniform" else None)
     sampler = SeededSampler(weights, n_batches * cfg.batch_size * ranks.world_size, spec.seed, rank=ranks.rank,
                             world_size=ranks.world_size, size=len(train_set))
-    train_loader = _loader(train_set, cfg, device, cfg.batch_size, sampler)
+    train_loader = make_loader(train_set, cfg, device, cfg.batch_size, sampler)
     val_loader = eval_loader(shard(val_set, ranks), cfg, device, spec.seed)  # built once: workers persist
 
     optimizer = make_optimizer(model, cfg)
