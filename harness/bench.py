@@ -20,7 +20,7 @@ import platform
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 import cv2
 import numpy as np
@@ -28,42 +28,15 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from harness.config import WindowConfig, nonneg, parse_section, positive, unit
+from harness.config import BenchConfig, LossConfig, TrainConfig, WindowConfig, parse_section
 from harness.data.dataset import ClipDataset
-from harness.losses import CrossEntropyLoss, LossConfig, MultiTaskLoss
+from harness.losses import CrossEntropyLoss, MultiTaskLoss
 from harness.models import build_model, count_parameters
-from harness.training import (Precision, StepRunner, TrainConfig, make_loader, make_optimizer, make_scheduler, move,
-                              resolve_precision)
+from harness.training import Precision, StepRunner, make_loader, make_optimizer, make_scheduler, move, resolve_precision
 
 log = logging.getLogger("harness")
 
 WORKLOADS = ("precision", "loader", "amp_x_loader", "augment", "compile", "flops")
-
-
-@dataclass(frozen=True, kw_only=True)
-class BenchConfig:
-    workloads: tuple[Literal["precision", "loader", "amp_x_loader", "augment", "compile", "flops"], ...]
-    batch_size: int = positive()
-    warmup_steps: int = positive()
-    timed_steps: int = positive()
-    repeats: int = positive()
-    noisy_iqr_fraction: float = unit()
-    interval_resamples: int = positive()
-    loader_workers: int = positive()
-    loader_batches: int = positive()
-    loader_prefetch_factor: int = positive()
-    augment: Literal["writeup", "writeup_without_fog", "none"]
-    augment_sizes: tuple[int, ...]
-    augment_images: int = positive()
-    compile_model: Literal["baseline", "multitask"]
-    compile_modes: tuple[Literal["default", "reduce-overhead", "max-autotune"], ...]
-    seed: int = nonneg()
-
-    def __post_init__(self) -> None:
-        from harness.errors import ConfigError
-
-        if self.repeats < 5:
-            raise ConfigError(f"params.yaml: bench.repeats = {self.repeats} is too few; interleave at least 5 rounds")
 
 
 # --------------------------------------------------------------------------- timing primitives
@@ -532,7 +505,6 @@ def make_workbench(params: dict[str, Any], paths: np.ndarray, windows: pd.DataFr
     """A Workbench from params.yaml, the frame index's paths and a manifest's windows."""
     from harness.config import DataConfig, RunConfig, load_section
     from harness.runinfo import resolve_device, set_threads
-    from harness.training import TrainConfig
 
     run = load_section(params, "run", RunConfig)
     data = load_section(params, "data", DataConfig)

@@ -387,7 +387,7 @@ def _judge_measured(claim: Claim, bundle: dict[str, Any], context: dict[str, Any
     if len(verdicts) == 1:
         return verdicts[0]
     kinds = {v.verdict for v in verdicts}
-    rule = "; ".join(f"{metric}: {v.rule}" for metric, v in zip(claim.metric, verdicts))
+    rule = "; ".join(f"{metric}: {v.rule}" for metric, v in zip(claim.metric, verdicts, strict=True))
     if len(kinds) == 1:
         return Verdict(claim, verdicts[0].verdict, rule, verdicts[0].measured, verdicts[0].interval, verdicts[0].stand_in)
     return Verdict(claim, INCONCLUSIVE, f"the measurements the claim covers disagree: {rule}",

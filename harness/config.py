@@ -4,6 +4,10 @@ The Hydra config groups live in ``harness/conf``. ``compose_params`` builds the 
 Hydra integration writes on ``dvc exp run -S ...``; ``make params`` writes it to ``params.yaml``.
 A stage reads ``params.yaml`` with ``load_params`` and turns the sections it uses into frozen
 dataclasses with ``parse_section``; a wrong value stops with a ``ConfigError`` naming the key.
+
+Every section's schema lives here, and nothing here imports torch: a stage that only reads settings
+(the audit, the report) starts without it. Name lists (models, augmentations, split strategies) are
+spelled once, below.
 """
 
 from __future__ import annotations
@@ -194,6 +198,11 @@ def load_section(params: dict[str, Any], name: str, cls: type) -> Any:
 
 
 # --------------------------------------------------------------------------- schemas
+# name lists, spelled once
+ModelName = Literal["baseline", "multitask"]
+Augmentation = Literal["writeup", "writeup_without_fog", "none"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
     profile: str
@@ -340,6 +349,145 @@ class LeakageConfig:
         if self.hamming_radius > 16:
             raise _fail(f"{key}.hamming_radius", self.hamming_radius, "must be at most 16 bits")
 
+
+# --------------------------------------------------------------------------- schemas of the training, model, loss, benchmark and sweep sections
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    models: tuple[ModelName, ...]
+    epochs: int = positive()
+    batch_size: int = positive()
+    accumulation_steps: int = positive()
+    samples_per_epoch: int | None = positive()
+    max_lr: float = positive()
+    pct_start: float = fraction()
+    div_factor: float = positive()
+    final_div_factor: float = positive()
+    schedule_unit: Literal["optimizer_steps", "batches"] = "optimizer_steps"  # what OneCycle's length counts
+    weight_decay: float = nonneg()
+    grad_clip: float = positive()
+    precision: Literal["amp", "fp32"]
+    channels_last: bool
+    input_size: int | None = positive()
+    augment: Augmentation
+    augment_per_frame: bool = False  # a draw per frame (its code) instead of one per clip
+    validation_augment: bool = False  # validation (and the frame split's test) through the training transform
+    cache_frames: bool
+    sampler: Literal["sqrt_inverse_frequency", "inverse_frequency", "uniform"] = "sqrt_inverse_frequency"
+    early_stopping_patience: int = positive()
+    monitor: Literal["macro_f1", "weighted_f1"] = "weighted_f1"
+    unfreeze_after_epochs: int = nonneg()
+    checkpoint_every: int = positive()
+    num_workers: int = nonneg()
+    pin_memory: bool
+    prefetch_factor: int = positive()
+    persistent_workers: bool
+    eval_batch_size: int = positive()
+    control_model: ModelName
+    control_strategies: tuple[SplitStrategy, ...] = ("frame", "video", "official")
+    nproc_per_node: int = positive(default=1)
+    dist_backend: Literal["auto", "gloo", "nccl"] = "auto"
+
+@dataclass(frozen=True, kw_only=True)
+class BenchConfig:
+    workloads: tuple[Literal["precision", "loader", "amp_x_loader", "augment", "compile", "flops"], ...]
+    batch_size: int = positive()
+    warmup_steps: int = positive()
+    timed_steps: int = positive()
+    repeats: int = positive()
+    noisy_iqr_fraction: float = unit()
+    interval_resamples: int = positive()
+    loader_workers: int = positive()
+    loader_batches: int = positive()
+    loader_prefetch_factor: int = positive()
+    augment: Augmentation
+    augment_sizes: tuple[int, ...]
+    augment_images: int = positive()
+    compile_model: ModelName
+    compile_modes: tuple[Literal["default", "reduce-overhead", "max-autotune"], ...]
+    seed: int = nonneg()
+
+    def __post_init__(self) -> None:
+        from harness.errors import ConfigError
+
+        if self.repeats < 5:
+            raise ConfigError(f"params.yaml: bench.repeats = {self.repeats} is too few; interleave at least 5 rounds")
+
+@dataclass(frozen=True, kw_only=True)
+class LossWeights:
+    regression: float = nonneg()
+    classification: float = nonneg()
+    mil: float = nonneg()
+    vae: float = nonneg()
+
+@dataclass(frozen=True, kw_only=True)
+class LossConfig:
+    focal_gamma: float = nonneg()
+    focal_alpha: Literal["sqrt_inverse_frequency", "none"]
+    mil_margin: float = nonneg()
+    mil_mode: Literal["batch_mean", "video_bags"]
+    mil_source: Literal["mil_head", "classifier"] = "mil_head"
+    mil_smoothness: float = nonneg()
+    mil_sparsity: float = nonneg()
+    vae_beta: float = nonneg()
+    weights: LossWeights
+
+@dataclass(frozen=True, kw_only=True)
+class BaselineConfig:
+    channels: tuple[int, ...] = positive()
+    norm: Literal["group", "none"]
+
+@dataclass(frozen=True, kw_only=True)
+class MultiTaskConfig:
+    backbone: str
+    pretrained_weights: str | None
+    feature_dropout: float = unit()  # on each frame's pooled backbone features (write-up 4.1c)
+    embed_dim: int = positive()
+    lstm_hidden: int = positive()
+    lstm_layers: int = positive()
+    lstm_dropout: float = unit()
+    lstm_norm: bool = True  # LayerNorm after the BiLSTM (the prose; its code has none)
+    transformer_layers: int = positive()
+    transformer_heads: int = positive()
+    transformer_ff: int = positive()
+    transformer_dropout: float = unit()
+    max_relative_position: int = positive()
+    relative_positions: bool = True  # add the relative position bias (its code builds it and never applies it)
+    regression_hidden: tuple[int, ...] = positive()
+    regression_dim: int = positive()
+    regression_dropout: float = unit()
+    classifier_hidden: tuple[int, ...] = positive()
+    classifier_dropout: float = unit()
+    vae_latent: int = positive()
+    vae_hidden: tuple[int, ...] = nonneg()
+
+    def validate(self, key: str) -> None:
+        if (2 * self.lstm_hidden) % self.transformer_heads:
+            raise ConfigError(
+                f"params.yaml: {key}.transformer_heads = {self.transformer_heads} must divide the BiLSTM output "
+                f"size 2 x lstm_hidden = {2 * self.lstm_hidden}"
+            )
+        import timm  # only when a model section is validated: reading the other sections needs no torch
+
+        if self.backbone not in timm.list_models():
+            raise ConfigError(f"params.yaml: {key}.backbone = {self.backbone!r} is not a timm model name")
+        if self.pretrained_weights and not Path(self.pretrained_weights).is_file():
+            raise ConfigError(f"params.yaml: {key}.pretrained_weights = {self.pretrained_weights!r} is not a file")
+
+@dataclass(frozen=True, kw_only=True)
+class SweepConfig:
+    name: str
+    model: ModelName
+    split: SplitStrategy
+    data_dir: str
+    results_dir: str
+    lock_timeout_minutes: float = positive()
+
+    def validate(self, key: str) -> None:
+        if not self.name or "/" in self.name or self.name.startswith(("_", ".")) or self.name == "results":
+            raise ConfigError(f"params.yaml: {key}.name = {self.name!r} must be a plain folder name other "
+                              f"than 'results'")
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m harness.config [overrides...]``: write the composed params (default: params.yaml)."""

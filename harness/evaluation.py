@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from harness.config import EvaluateConfig
+from harness.config import EvaluateConfig, TrainConfig
 from harness.data.dataset import ClipDataset
 from harness.metrics import score_predictions
 from harness.splits import Manifest, describe_eval_set
-from harness.training import TrainConfig, eval_loader, predict, resolve_precision
+from harness.training import eval_loader, predict, resolve_precision
 
 
 def predict_windows(model: torch.nn.Module, paths: np.ndarray, windows: pd.DataFrame, labels: np.ndarray,

@@ -169,7 +169,7 @@ def enclose(node: ast.AST, env: dict[str, Interval]) -> Interval:
         return pick(p[0] for p in parts), pick(p[1] for p in parts)
     if isinstance(node, ast.Compare):
         result, left = (1.0, 1.0), enclose(node.left, env)
-        for op, comparator in zip(node.ops, node.comparators):
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = enclose(comparator, env)
             step = _compare(op, left, right)
             result, left = (min(result[0], step[0]), min(result[1], step[1])), right
@@ -211,7 +211,7 @@ def corners(env: dict[str, Interval]) -> list[dict[str, float]]:
     points = [centre]
     for choice in choices:
         point = dict(centre)
-        point.update({n: env[n][c] for n, c in zip(widths, choice)})
+        point.update({n: env[n][c] for n, c in zip(widths, choice, strict=True)})
         points.append(point)
     return points
 

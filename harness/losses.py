@@ -14,35 +14,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from harness.config import nonneg
-
-
-@dataclass(frozen=True, kw_only=True)
-class LossWeights:
-    regression: float = nonneg()
-    classification: float = nonneg()
-    mil: float = nonneg()
-    vae: float = nonneg()
-
-
-@dataclass(frozen=True, kw_only=True)
-class LossConfig:
-    focal_gamma: float = nonneg()
-    focal_alpha: Literal["sqrt_inverse_frequency", "none"]
-    mil_margin: float = nonneg()
-    mil_mode: Literal["batch_mean", "video_bags"]
-    mil_source: Literal["mil_head", "classifier"] = "mil_head"
-    mil_smoothness: float = nonneg()
-    mil_sparsity: float = nonneg()
-    vae_beta: float = nonneg()
-    weights: LossWeights
+from harness.config import LossConfig
 
 
 def focal_alpha(labels: np.ndarray, n_classes: int) -> torch.Tensor:

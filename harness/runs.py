@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 
 from harness import distributed
-from harness.config import DataConfig, RunConfig, WindowConfig, load_section
+from harness.config import DataConfig, LossConfig, RunConfig, TrainConfig, WindowConfig, load_section
 from harness.controls import apply_labels, shuffled_video_labels
-from harness.losses import CrossEntropyLoss, LossConfig, MultiTaskLoss, focal_alpha
+from harness.losses import CrossEntropyLoss, MultiTaskLoss, focal_alpha
 from harness.models import build_model, count_parameters
 from harness.runinfo import resolve_device, seed_everything, set_threads
 from harness.sources import code_hash
 from harness.splits import Manifest
-from harness.training import RunSpec, TrainConfig, fingerprint
+from harness.training import RunSpec, fingerprint
 
 TRAINING_CODE_HASH = code_hash(__file__)  # this module and every project file it imports
 

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
-from harness.config import CONF_DIR, SplitStrategy, parse_section, positive
+from harness.config import CONF_DIR, SweepConfig, parse_section
 from harness.errors import ConfigError
 from harness.io import read_json, write_json
 from harness.sources import code_hash
@@ -38,21 +37,6 @@ from harness.sources import code_hash
 log = logging.getLogger("harness")
 
 ALIASES = {"seed": "run.seed", "split": "sweep.split", "model": "sweep.model"}
-
-
-@dataclass(frozen=True, kw_only=True)
-class SweepConfig:
-    name: str
-    model: Literal["baseline", "multitask"]
-    split: SplitStrategy
-    data_dir: str
-    results_dir: str
-    lock_timeout_minutes: float = positive()
-
-    def validate(self, key: str) -> None:
-        if not self.name or "/" in self.name or self.name.startswith(("_", ".")) or self.name == "results":
-            raise ConfigError(f"params.yaml: {key}.name = {self.name!r} must be a plain folder name other "
-                              f"than 'results'")
 
 
 # --------------------------------------------------------------------------- one job
@@ -96,13 +80,21 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     """One sweep job: data, split, training, test scores; returns (and writes) result.json's content."""
     import yaml
 
-    from harness.config import DataConfig, EvaluateConfig, RunConfig, SplitsConfig, WindowConfig, load_section
+    from harness.config import (
+        DataConfig,
+        EvaluateConfig,
+        RunConfig,
+        SplitsConfig,
+        TrainConfig,
+        WindowConfig,
+        load_section,
+    )
     from harness.data.windows import build_windows
     from harness.evaluation import evaluate_run
     from harness.runinfo import environment
     from harness.runs import build_run, load_trained_model
     from harness.splits import make_manifest, manifest_hash
-    from harness.training import TrainConfig, fingerprint, train_model
+    from harness.training import fingerprint, train_model
 
     run = load_section(params, "run", RunConfig)
     data = load_section(params, "data", DataConfig)

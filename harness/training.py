@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,50 +48,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from harness.config import fraction, nonneg, positive
+from harness.config import TrainConfig
 from harness.data.dataset import SAMPLER_POWER, ClipDataset, SeededSampler, inverse_frequency_weights
 from harness.distributed import SINGLE, Ranks, barrier, broadcast, gather, sum_across, sync_buffers
 from harness.errors import ConfigError, HarnessError
 from harness.io import atomic_path
 
 log = logging.getLogger("harness")
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainConfig:
-    models: tuple[Literal["baseline", "multitask"], ...]
-    epochs: int = positive()
-    batch_size: int = positive()
-    accumulation_steps: int = positive()
-    samples_per_epoch: int | None = positive()
-    max_lr: float = positive()
-    pct_start: float = fraction()
-    div_factor: float = positive()
-    final_div_factor: float = positive()
-    schedule_unit: Literal["optimizer_steps", "batches"] = "optimizer_steps"  # what OneCycle's length counts
-    weight_decay: float = nonneg()
-    grad_clip: float = positive()
-    precision: Literal["amp", "fp32"]
-    channels_last: bool
-    input_size: int | None = positive()
-    augment: Literal["writeup", "writeup_without_fog", "none"]
-    augment_per_frame: bool = False  # a draw per frame (its code) instead of one per clip
-    validation_augment: bool = False  # validation (and the frame split's test) through the training transform
-    cache_frames: bool
-    sampler: Literal["sqrt_inverse_frequency", "inverse_frequency", "uniform"] = "sqrt_inverse_frequency"
-    early_stopping_patience: int = positive()
-    monitor: Literal["macro_f1", "weighted_f1"] = "weighted_f1"
-    unfreeze_after_epochs: int = nonneg()
-    checkpoint_every: int = positive()
-    num_workers: int = nonneg()
-    pin_memory: bool
-    prefetch_factor: int = positive()
-    persistent_workers: bool
-    eval_batch_size: int = positive()
-    control_model: Literal["baseline", "multitask"]
-    control_strategies: tuple[Literal["frame", "video", "official"], ...] = ("frame", "video", "official")
-    nproc_per_node: int = positive(default=1)
-    dist_backend: Literal["auto", "gloo", "nccl"] = "auto"
 
 
 # --------------------------------------------------------------------------- precision

@@ -26,14 +26,14 @@ import pandas as pd
 
 from harness import distributed
 from harness.cli import run_stage
-from harness.config import DataConfig, EvaluateConfig, RunConfig, WindowConfig, load_params, load_section
+from harness.config import DataConfig, EvaluateConfig, RunConfig, TrainConfig, WindowConfig, load_params, load_section
 from harness.controls import apply_labels
 from harness.evaluation import evaluate_run
 from harness.io import write_csv, write_json
 from harness.runinfo import environment
 from harness.runs import build_run, load_trained_model
 from harness.splits import load_manifest
-from harness.training import TrainConfig, train_model
+from harness.training import train_model
 
 log = logging.getLogger("harness")
 

@@ -128,3 +128,26 @@ def test_sections_are_frozen_and_typed():
 def test_window_span_matches_the_writeup():
     windows = parse_section(WindowConfig, yaml.safe_load(compose_params())["windows"], "windows")
     assert windows.span == 16 * 2 + 4 == 36
+
+
+def test_every_schema_lives_in_one_torch_free_module():
+    """Reading settings (the audit and report stages, harness.config) never starts torch."""
+    import dataclasses
+    import subprocess
+    import sys
+
+    import harness.config as config
+
+    probe = "import sys, harness.config, harness.audit, harness.verdicts; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    schemas = {name for name, obj in vars(config).items() if dataclasses.is_dataclass(obj) and name.endswith(("Config", "Weights"))}
+    assert {"TrainConfig", "BenchConfig", "LossConfig", "BaselineConfig", "MultiTaskConfig", "SweepConfig", "RunConfig",
+            "DataConfig", "WindowConfig", "SplitsConfig", "EvaluateConfig", "ProbeConfig", "LeakageConfig"} <= schemas
+    import re
+    from pathlib import Path
+
+    import harness
+
+    package = Path(harness.__file__).parent
+    elsewhere = [p for p in package.rglob("*.py") if p.name != "config.py" and re.search(r"^class \w+Config\b", p.read_text(), re.M)]
+    assert not elsewhere, f"params schemas outside harness/config.py: {elsewhere}"

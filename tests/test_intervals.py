@@ -43,7 +43,7 @@ def test_hand_worked_ranges():
     alpha = value_range("1 / sqrt(f)", {"f": printed_interval("76%")})
     assert alpha.attained == pytest.approx((1.14332, 1.15087), abs=1e-5)
     # 2.0 x 1.5 x 1.2 x 7.7 with every factor's rounding
-    product = value_range("a * b * c * d", {k: printed_interval(v) for k, v in zip("abcd", ["2.0", "1.5", "1.2", "7.7"])})
+    product = value_range("a * b * c * d", {k: printed_interval(v) for k, v in zip("abcd", ["2.0", "1.5", "1.2", "7.7"], strict=True)})
     assert product.attained == pytest.approx((1.95 * 1.45 * 1.15 * 7.65, 2.05 * 1.55 * 1.25 * 7.75))
     exact = value_range("a / b", {"a": (423.0, 423.0), "b": (60635.0, 60635.0)})
     assert exact.exact and exact.outer == exact.attained
@@ -72,7 +72,7 @@ def test_the_enclosure_holds_every_value_and_the_attained_range_is_real(expressi
             env[name] = (low, low + float(rng.uniform(0, 0.2)))
         span = value_range(expression, env)
         grid = [np.linspace(lo, hi, 9) for lo, hi in env.values()]
-        values = [evaluate(expression, dict(zip("abc", point))) for point in itertools.product(*grid)]
+        values = [evaluate(expression, dict(zip("abc", point, strict=True))) for point in itertools.product(*grid)]
         assert span.outer[0] <= min(values) + 1e-12 and max(values) <= span.outer[1] + 1e-12
         # every attained value is a real value of the expression, so the attained range lies inside the true one
         assert span.outer[0] - 1e-12 <= span.attained[0] <= span.attained[1] <= span.outer[1] + 1e-12

@@ -8,7 +8,8 @@ import pytest
 import torch
 from conftest import compose, section
 
-from harness.training import TrainConfig, make_optimizer, make_scheduler
+from harness.config import TrainConfig
+from harness.training import make_optimizer, make_scheduler
 
 
 def lrs(cfg: TrainConfig, steps_per_epoch: int) -> list[float]:

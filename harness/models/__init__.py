@@ -15,9 +15,7 @@ MODELS = ("baseline", "multitask")
 
 def build_model(name: str, model_params: dict[str, Any], n_classes: int) -> nn.Module:
     """Build ``name`` from its params.yaml section (``model.<name>``), validated."""
-    from harness.config import parse_section
-    from harness.models.baseline import BaselineConfig
-    from harness.models.multitask import MultiTaskConfig
+    from harness.config import BaselineConfig, MultiTaskConfig, parse_section
 
     if name == "baseline":
         return BaselineCNN(parse_section(BaselineConfig, model_params, "model.baseline"), n_classes)

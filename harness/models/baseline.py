@@ -8,19 +8,10 @@ statistics, keeps one optimizer step over two accumulated half-batches equal to 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import torch
 from torch import nn
 
-from harness.config import positive
-
-
-@dataclass(frozen=True, kw_only=True)
-class BaselineConfig:
-    channels: tuple[int, ...] = positive()
-    norm: Literal["group", "none"]
+from harness.config import BaselineConfig
 
 
 class BaselineCNN(nn.Module):

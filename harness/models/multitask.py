@@ -15,52 +15,13 @@ Initialisation follows the write-up (section 4.5d): Xavier for linear layers, LS
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
-from pathlib import Path
 
 import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.config import nonneg, positive, unit
-from harness.errors import ConfigError
-
-
-@dataclass(frozen=True, kw_only=True)
-class MultiTaskConfig:
-    backbone: str
-    pretrained_weights: str | None
-    feature_dropout: float = unit()  # on each frame's pooled backbone features (write-up 4.1c)
-    embed_dim: int = positive()
-    lstm_hidden: int = positive()
-    lstm_layers: int = positive()
-    lstm_dropout: float = unit()
-    lstm_norm: bool = True  # LayerNorm after the BiLSTM (the prose; its code has none)
-    transformer_layers: int = positive()
-    transformer_heads: int = positive()
-    transformer_ff: int = positive()
-    transformer_dropout: float = unit()
-    max_relative_position: int = positive()
-    relative_positions: bool = True  # add the relative position bias (its code builds it and never applies it)
-    regression_hidden: tuple[int, ...] = positive()
-    regression_dim: int = positive()
-    regression_dropout: float = unit()
-    classifier_hidden: tuple[int, ...] = positive()
-    classifier_dropout: float = unit()
-    vae_latent: int = positive()
-    vae_hidden: tuple[int, ...] = nonneg()
-
-    def validate(self, key: str) -> None:
-        if (2 * self.lstm_hidden) % self.transformer_heads:
-            raise ConfigError(
-                f"params.yaml: {key}.transformer_heads = {self.transformer_heads} must divide the BiLSTM output "
-                f"size 2 x lstm_hidden = {2 * self.lstm_hidden}"
-            )
-        if self.backbone not in timm.list_models():
-            raise ConfigError(f"params.yaml: {key}.backbone = {self.backbone!r} is not a timm model name")
-        if self.pretrained_weights and not Path(self.pretrained_weights).is_file():
-            raise ConfigError(f"params.yaml: {key}.pretrained_weights = {self.pretrained_weights!r} is not a file")
+from harness.config import MultiTaskConfig
 
 
 def mlp(sizes: list[int], dropout: float) -> nn.Sequential:
