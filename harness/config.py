@@ -330,14 +330,29 @@ SplitStrategy = Literal["frame", "video", "official"]
 
 @dataclass(frozen=True, kw_only=True)
 class SplitsConfig:
-    strategies: tuple[SplitStrategy, ...]
     frame: FrameSplitConfig
     video: VideoSplitConfig
     official: OfficialSplitConfig
 
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineConfig:
+    """Which stages exist: only dvc.yaml's templating reads these (validated by the prepare stage)."""
+
+    strategies: tuple[SplitStrategy, ...]
+    models: tuple[ModelName, ...]
+    control_model: ModelName
+    control_strategies: tuple[SplitStrategy, ...]
+
     def validate(self, key: str) -> None:
-        if not self.strategies or len(set(self.strategies)) != len(self.strategies):
-            raise _fail(f"{key}.strategies", list(self.strategies), "must list distinct strategies")
+        for name in ("strategies", "models", "control_strategies"):
+            values = getattr(self, name)
+            if not values or len(set(values)) != len(values):
+                raise _fail(f"{key}.{name}", list(values), "must list distinct names")
+        missing = sorted(set(self.control_strategies) - set(self.strategies))
+        if missing:
+            raise _fail(f"{key}.control_strategies", list(self.control_strategies),
+                        f"names {', '.join(missing)}, which {key}.strategies does not split")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -355,7 +370,6 @@ class LeakageConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    models: tuple[ModelName, ...]
     epochs: int = positive()
     batch_size: int = positive()
     accumulation_steps: int = positive()
@@ -384,8 +398,6 @@ class TrainConfig:
     prefetch_factor: int = positive()
     persistent_workers: bool
     eval_batch_size: int = positive()
-    control_model: ModelName
-    control_strategies: tuple[SplitStrategy, ...] = ("frame", "video", "official")
     nproc_per_node: int = positive(default=1)
     dist_backend: Literal["auto", "gloo", "nccl"] = "auto"
 

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from harness.cli import run_stage
-from harness.config import DataConfig, RunConfig, SyntheticConfig, load_params, load_section
+from harness.config import DataConfig, PipelineConfig, RunConfig, SyntheticConfig, load_params, load_section
 from harness.data.prepare import prepare
 from harness.io import write_json, write_parquet
 
@@ -24,6 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(args.params)
     run = load_section(params, "run", RunConfig)
+    load_section(params, "pipeline", PipelineConfig)  # dvc.yaml's stage lists: a wrong name stops here, first
     data = load_section(params, "data", DataConfig)
     synthetic = load_section(params, "synthetic", SyntheticConfig)
 

@@ -11,6 +11,7 @@ from conftest import REPO, compose
 from harness.config import (
     DataConfig,
     LeakageConfig,
+    PipelineConfig,
     RunConfig,
     SplitsConfig,
     SyntheticConfig,
@@ -23,7 +24,7 @@ from harness.config import (
 from harness.errors import ConfigError
 
 SECTIONS = {"run": RunConfig, "data": DataConfig, "synthetic": SyntheticConfig, "windows": WindowConfig,
-            "splits": SplitsConfig, "leakage": LeakageConfig}
+            "splits": SplitsConfig, "leakage": LeakageConfig, "pipeline": PipelineConfig}
 
 
 def test_composed_defaults_equal_committed_params():
@@ -68,10 +69,12 @@ def bad(params: dict, dotted: str, value) -> dict:
         ("data", "image_size", "big", "data.image_size = 'big' must be a whole number"),
         ("synthetic", "anomaly_frames", [50, 10], "synthetic.anomaly_frames = [50, 10] must be [low, high]"),
         ("synthetic", "event_strength", 1.5, "synthetic.event_strength = 1.5 must lie between 0 and 1"),
-        ("splits", "strategies", ["frame", "random"], "splits.strategies[1] = 'random' is not one of frame, video, official"),
+        ("pipeline", "strategies", ["frame", "random"], "pipeline.strategies[1] = 'random' is not one of frame, video, official"),
         ("windows", "frame_stride", 0, "windows.frame_stride = 0 must be greater than 0"),
         ("run", "deterministic", "yes", "run.deterministic = 'yes' must be true or false"),
         ("leakage", "hamming_radius", 40, "leakage.hamming_radius = 40 must be at most 16 bits"),
+        ("pipeline", "control_strategies", ["frame", "frame"], "pipeline.control_strategies = [\"frame\", \"frame\"] must list distinct names"),
+        ("pipeline", "models", ["baseline", "resnet"], "pipeline.models[1] = 'resnet' is not one of baseline, multitask"),
     ],
 )
 def test_bad_values_name_the_key_and_value(section_name, key, value, message):
@@ -151,3 +154,13 @@ def test_every_schema_lives_in_one_torch_free_module():
     package = Path(harness.__file__).parent
     elsewhere = [p for p in package.rglob("*.py") if p.name != "config.py" and re.search(r"^class \w+Config\b", p.read_text(), re.M)]
     assert not elsewhere, f"params schemas outside harness/config.py: {elsewhere}"
+
+
+def test_wiring_lives_in_the_pipeline_section_so_adding_a_stage_retrains_nothing():
+    """The stage lists are read by dvc.yaml's templating only; the sections stages depend on stay the same."""
+    base, fewer = compose(), compose("pipeline.models=[multitask]", "pipeline.control_strategies=[frame]")
+    assert base["pipeline"] != fewer["pipeline"]
+    assert {k: v for k, v in base.items() if k != "pipeline"} == {k: v for k, v in fewer.items() if k != "pipeline"}
+    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    assert dvc["stages"]["train"]["matrix"] == {"model": "${pipeline.models}", "split": "${pipeline.strategies}"}
+    assert dvc["stages"]["control"]["foreach"] == "${pipeline.control_strategies}"
