@@ -8,22 +8,29 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup repro readme test bench params lint clean
+.PHONY: setup repro readme test bench params lint lock clean
 
 setup: $(VENV)/.installed
 
 # uv links packages from its cache (a fresh environment in seconds) and compiles their bytecode once,
 # so that every stage does not recompile torch and timm on import; plain pip is the fallback
-$(VENV)/.installed: pyproject.toml
+# requirements.lock pins every package (the environment the tests and committed results ran in);
+# pyproject.toml keeps the ranges the project supports. `make lock` re-pins from the current .venv.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@if command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv >/dev/null 2>&1; then \
 	    UV="$$(command -v uv || echo $(PYTHON) -m uv)"; \
 	    test -x $(BIN)/python || $$UV venv --quiet --python $(PYTHON) $(VENV); \
-	    $$UV pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[dev]"; \
+	    $$UV pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock && \
+	    $$UV pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -e ".[dev]"; \
 	else \
 	    test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
-	    $(BIN)/python -m pip install --quiet -e ".[dev]"; \
+	    $(BIN)/python -m pip install --quiet -r requirements.lock && $(BIN)/python -m pip install --quiet --no-deps -e ".[dev]"; \
 	fi
 	@touch $@
+
+lock: setup
+	@{ sed -n 1,2p requirements.lock; uv pip freeze --python $(BIN)/python | grep -v '^-e '; } > requirements.lock.new
+	@mv requirements.lock.new requirements.lock
 
 repro: setup
 	dvc repro
