@@ -21,7 +21,7 @@ import yaml
 from harness.claims import Registry
 from harness.verdicts import default_classes, judge_registry
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"  # shipped inside the package
 SYNTHETIC_NOTE = ("This run used the synthetic dataset. It demonstrates the leakage mechanism (a model that "
                   "memorises per-video scenes scores well when windows of one video sit on both sides of a split); "
                   "it does not measure UCF-Crime. Accuracy claims about UCF-Crime are not testable on it.")
