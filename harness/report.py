@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pandas as pd
 import yaml
 
 from harness.claims import Registry
+from harness.errors import HarnessError
 from harness.verdicts import default_classes, judge_registry
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"  # shipped inside the package
@@ -34,76 +36,77 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def paper_model_facts() -> dict[str, Any]:
-    """Parameter count and checkpoint size of the multi-task model at the write-up's dimensions
-    (efficientnet_b0, built here without pretrained weights), measured: the weights alone, and the
-    weights with AdamW's state after one step, serialised with torch.save."""
-    import torch
+@dataclass(frozen=True)
+class ReportInputs:
+    """Every file and folder the report reads. The report stage gets each one on its command line from
+    dvc.yaml (the only place paths are written); a missing one is one clear error, never a silent gap."""
 
-    from harness.config import compose_params
-    from harness.models import build_model, count_parameters
+    audit: Path          # reports/audit.json (scores, drops)
+    audit_table: Path    # reports/audit_table.csv
+    sweeps: Path         # reports/sweeps.csv (may be empty: no sweep finished)
+    bench: Path          # the benchmark stage's folder: summary.json, records.json
+    probe: Path          # the probe stage's metrics.json
+    prepared: Path       # the prepare stage's summary.json
+    splits: Path         # the split stages' folder: <strategy>/leakage.json
+    evals: Path          # the train stages' evaluation folders: <run>/metrics.json, predictions.csv
+    runs: Path           # train/<run>/summary.json and control/<strategy>/summary.json
+    params: Path         # params.yaml
+    repo: Path           # the repository (git state, dvc.lock)
 
-    params = yaml.safe_load(compose_params(["profile=paper"]))
-    torch.manual_seed(0)
-    model = build_model("multitask", params["model"]["multitask"], len(params["data"]["classes"]))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    out = model(torch.randint(0, 256, (1, 2, 3, 32, 32), dtype=torch.uint8))
-    out["logits"].float().sum().backward()
-    optimizer.step()
-
-    def size(obj: Any) -> float:
-        buffer = io.BytesIO()
-        torch.save(obj, buffer)
-        return round(buffer.tell() / 1e6, 2)
-
-    parameters = count_parameters(model)
-    return {"parameters": parameters, "parameters_millions": round(parameters / 1e6, 4), "backbone": params["model"]["multitask"]["backbone"],
-            "weights_megabytes": size(model.state_dict()),
-            "checkpoint_megabytes": size({"model": model.state_dict(), "optimizer": optimizer.state_dict()})}
+    def require(self) -> None:
+        needed = {self.audit: "the audit stage's metrics", self.audit_table: "the audit stage's table",
+                  self.bench / "summary.json": "the benchmark stage's summary", self.bench / "records.json":
+                  "the benchmark stage's records", self.probe: "the probe stage's metrics",
+                  self.prepared: "the prepare stage's summary", self.params: "the composed parameters"}
+        for path, what in needed.items():
+            if not Path(path).is_file():
+                raise HarnessError(f"the report needs {path} ({what}); run `dvc repro` to produce it")
+        for folder in (self.splits, self.evals, self.runs):
+            if not Path(folder).is_dir():
+                raise HarnessError(f"the report needs the folder {folder}; run `dvc repro` to produce it")
 
 
-def collect(root: Path, reports: Path | None = None, model_facts: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every metric file of a pipeline run under ``root`` (the repository)."""
-    root = Path(root)
-    reports = Path(reports) if reports else root / "reports"
+def collect(inputs: ReportInputs) -> dict[str, Any]:
+    """Every metric file of a pipeline run (see ReportInputs)."""
+    inputs.require()
     evals = {}
-    for path in sorted((root / "runs" / "eval").glob("*/metrics.json")):
+    for path in sorted(Path(inputs.evals).glob("*/metrics.json")):
         entry = {"metrics": _read_json(path)}
         predictions = path.parent / "predictions.csv"
         if predictions.is_file():
             entry["predictions"] = pd.read_csv(predictions, usecols=["actual", "predicted_class"])
         evals[path.parent.name] = entry
     train = {}
-    for path in sorted((root / "runs").glob("*/*/summary.json")):
-        if path.parent.parent.name in ("train", "control"):
+    for kind in ("train", "control"):
+        for path in sorted((Path(inputs.runs) / kind).glob("*/summary.json")):
             summary = _read_json(path) or {}
             summary.pop("history", None)
-            train[f"{path.parent.parent.name}/{path.parent.name}"] = summary
-    table = reports / "audit_table.csv"
-    sweeps = reports / "sweeps.csv"
+            train[f"{kind}/{path.parent.name}"] = summary
+    sweeps = Path(inputs.sweeps)
+    params = yaml.safe_load(Path(inputs.params).read_text()) or {}
+    bench = _read_json(Path(inputs.bench) / "summary.json") or {}
     return {
-        "audit": _read_json(reports / "audit.json"),
-        "audit_table": pd.read_csv(table) if table.is_file() else None,
+        "audit": _read_json(inputs.audit),
+        "audit_table": pd.read_csv(inputs.audit_table),
         "sweeps": pd.read_csv(sweeps) if sweeps.is_file() and sweeps.stat().st_size > 0 else None,
-        "bench": _read_json(root / "runs" / "bench" / "summary.json"),
-        "bench_records": _read_json(root / "runs" / "bench" / "records.json") or [],
-        "prepare": _read_json(root / "data" / "prepared" / "summary.json"),
-        "probe": _read_json(root / "runs" / "probe" / "metrics.json"),
-        "leakage": {p.parent.name: _read_json(p) for p in sorted((root / "data" / "splits").glob("*/leakage.json"))},
+        "bench": bench,
+        "bench_records": _read_json(Path(inputs.bench) / "records.json") or [],
+        "prepare": _read_json(inputs.prepared),
+        "probe": _read_json(inputs.probe),
+        "leakage": {p.parent.name: _read_json(p) for p in sorted(Path(inputs.splits).glob("*/leakage.json"))},
         "evals": evals,
         "train": train,
-        "model": {"paper": model_facts if model_facts is not None else paper_model_facts()},
-        "recipe_differences": _recipe_differences(root),
-        "params": yaml.safe_load((root / "params.yaml").read_text()) if (root / "params.yaml").is_file() else {},
-        "environment": environment(root),
+        "model": bench.get("model") or {},
+        "recipe_differences": _recipe_differences(params),
+        "params": params,
+        "environment": environment(inputs.repo),
     }
 
 
-def _recipe_differences(root: Path) -> list[dict[str, Any]]:
+def _recipe_differences(params: dict[str, Any]) -> list[dict[str, Any]]:
     from harness.config import recipe_differences
 
-    params_path = Path(root) / "params.yaml"
-    profile = (yaml.safe_load(params_path.read_text()) or {}).get("run", {}).get("profile") if params_path.is_file() else None
+    profile = params.get("run", {}).get("profile")
     return recipe_differences(profile) if profile else []
 
 

@@ -9,7 +9,8 @@ thread), compile (eager vs torch.compile, inference and training step, compile t
 Writes, under --out: records.json and records.csv (one flat record per arm: model, batch, clip shape,
 precision, compile mode, device, versions, threads, warm-up and timed steps, rounds, median, IQR,
 samples/s, noisy flag) and summary.json (DVC metrics: each speed claim's ratio with its 95% interval
-and status, measured or not testable here with the stand-in).
+and status, measured or not testable here with the stand-in; and the multi-task model at the write-up's
+dimensions: parameters, fp32 weight and weights+AdamW checkpoint sizes, for the report's claims).
 """
 
 import argparse
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.bench import make_workbench, run_benchmarks
+from harness.bench import make_workbench, paper_model_facts, run_benchmarks
 from harness.cli import run_stage
 from harness.config import RunConfig, load_params, load_section
 from harness.io import write_csv, write_json
@@ -40,7 +41,9 @@ def main() -> None:
     index = pd.read_parquet(args.index, columns=["path"])
     bench = make_workbench(params, index["path"].to_numpy(), manifest.role("train"))
     records, summary = run_benchmarks(bench, progress=lambda name: log.info("benchmark: %s", name))
-    summary = {"profile": run.profile, "data_source": params["data"]["source"], **summary}
+    # the write-up's model at its own dimensions, built here: parameters, weight and checkpoint bytes
+    summary = {"profile": run.profile, "data_source": params["data"]["source"], **summary,
+               "model": {"paper": paper_model_facts()}}
     write_json(args.out / "records.json", records)
     write_csv(args.out / "records.csv", pd.DataFrame([{k: v for k, v in r.items() if k != "rounds"} for r in records]))
     write_json(args.out / "summary.json", summary)

@@ -16,7 +16,7 @@ from harness.claims import load_registry
 from harness.cli import run_stage
 from harness.errors import HarnessError
 from harness.io import atomic_path, write_json
-from harness.report import build_context, collect, figures, render
+from harness.report import ReportInputs, build_context, collect, figures, render
 from harness.verdicts import writeup_only
 
 log = logging.getLogger("harness")
@@ -27,14 +27,22 @@ def main() -> None:
     parser.add_argument("--claims", type=Path, default=Path("reports/claims.yaml"))
     parser.add_argument("--writeup", type=Path, default=Path("writeup/training-methodology.md"),
                         help="the audited write-up (claims quote it; the coverage scan reads it)")
-    parser.add_argument("--root", type=Path, default=Path("."), help="the repository the pipeline ran in")
-    parser.add_argument("--out", type=Path, default=Path("reports"))
+    for name, help_text in (("audit", "the audit stage's audit.json"), ("audit-table", "the audit stage's table"),
+                            ("sweeps", "the sweeps stage's table"), ("bench", "the benchmark stage's folder"),
+                            ("probe", "the probe stage's metrics.json"), ("prepared", "the prepare stage's summary.json"),
+                            ("splits", "the split stages' folder"), ("evals", "the evaluation folders"),
+                            ("runs", "the folder holding train/ and control/"), ("params", "params.yaml")):
+        parser.add_argument(f"--{name}", type=Path, required=True, help=help_text)
+    parser.add_argument("--repo", type=Path, default=Path("."), help="the repository (git state, dvc.lock)")
+    parser.add_argument("--out", type=Path, required=True, help="where report.html, report.md, figures/ and verdicts.json go")
     args = parser.parse_args()
     registry = load_registry(args.claims)
     if not args.writeup.is_file():
         raise HarnessError(f"the audited write-up {args.writeup} does not exist (pass --writeup)")
     writeup = args.writeup.read_text().splitlines()
-    collected = collect(args.root, args.out)
+    collected = collect(ReportInputs(audit=args.audit, audit_table=args.audit_table, sweeps=args.sweeps, bench=args.bench,
+                                     probe=args.probe, prepared=args.prepared, splits=args.splits, evals=args.evals,
+                                     runs=args.runs, params=args.params, repo=args.repo))
     images = figures(collected)
     context = build_context(collected, registry, images, writeup)
     html, markdown = render(context)

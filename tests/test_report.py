@@ -15,7 +15,8 @@ from conftest import REPO
 from markupsafe import escape
 
 from harness.claims import load_registry
-from harness.report import build_context, collect, figures, render
+from harness.errors import HarnessError
+from harness.report import ReportInputs, build_context, collect, figures, render
 
 ARTIFACTS = Path(os.environ.get("HARNESS_TEST_ARTIFACTS", REPO / "reports" / "test-artifacts"))
 WRITEUP = (REPO / "writeup" / "training-methodology.md").read_text().splitlines()
@@ -65,6 +66,7 @@ def fixed_run(tmp_path) -> Path:
                    "loader_tuned": {"ratio": 1.4, "ci_low": 1.36, "ci_high": 1.52, "status": "measured",
                                     "arms": "workers_2_tuned / workers_0"}},
         "augment": {"albumentations_ms_per_image_64": 0.6}, "flops": {"flops_per_step": 1.4e9},
+        "model": {"paper": MODEL_FACTS},
         "environment": {"device": "cpu", "device_name": "x86_64", "torch": "2.x", "threads": 2}})
     write(root / "runs" / "bench" / "records.json", [
         {"workload": "precision", "arm": "train_step_fp32", "model": "multitask", "batch_size": 4, "precision": "fp32",
@@ -76,14 +78,23 @@ def fixed_run(tmp_path) -> Path:
     write(root / "runs" / "eval" / "multitask-frame" / "metrics.json", {"model": "multitask", "strategy": "frame"})
     write(root / "runs" / "eval" / "multitask-frame" / "predictions.csv",
           pd.DataFrame({"actual": ["Abuse", "NormalVideos", "<b>Arson</b>"], "predicted_class": ["Abuse", "Abuse", "Arson"]}))
+    write(root / "runs" / "probe" / "metrics.json", {})
     write(root / "runs" / "train" / "multitask-frame" / "summary.json",
           {"backbone": "test_efficientnet", "parameters": 2_174_739, "epochs_run": 6, "history": [{"epoch": 1}]})
     return root
 
 
+def inputs_under(root: Path) -> ReportInputs:
+    """Where dvc.yaml puts each input, under ``root``."""
+    return ReportInputs(audit=root / "reports/audit.json", audit_table=root / "reports/audit_table.csv",
+                        sweeps=root / "reports/sweeps.csv", bench=root / "runs/bench", probe=root / "runs/probe/metrics.json",
+                        prepared=root / "data/prepared/summary.json", splits=root / "data/splits", evals=root / "runs/eval",
+                        runs=root / "runs", params=root / "params.yaml", repo=root)
+
+
 def rendered(root: Path, claims_path: Path = REPO / "reports" / "claims.yaml", writeup: list[str] = WRITEUP):
     registry = load_registry(claims_path)
-    collected = collect(root, model_facts=MODEL_FACTS)
+    collected = collect(inputs_under(root))
     context = build_context(collected, registry, figures(collected), writeup)
     html, markdown = render(context)
     return registry.claims, context, html, markdown
@@ -218,3 +229,9 @@ def test_the_probe_table_shows_p_values_beside_the_floor(fixed_run):
     row = re.search(r'<table id="probe-table">.*?</table>', html, re.S).group(0)
     assert "<b>frame</b>" in row and "0.002" in row and "0.775" in row and "0.29" in row
     assert "frame p = 0.002" in markdown
+
+
+def test_a_missing_input_is_one_clear_error(fixed_run):
+    (fixed_run / "runs" / "bench" / "summary.json").unlink()
+    with pytest.raises(HarnessError, match=r"the report needs .*runs/bench/summary.json \(the benchmark stage's summary\); run `dvc repro`"):
+        collect(inputs_under(fixed_run))
