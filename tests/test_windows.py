@@ -58,3 +58,26 @@ def test_every_number_comes_from_config():
     assert list(windows["start"]) == [0, 2, 4]
     assert list(frame_rows(windows, cfg)[2]) == [4, 7, 10, 13]
     assert list(target_rows(windows, cfg)) == [12, 14, 16]
+
+
+def test_the_training_dataset_reads_exactly_the_window_arithmetics_frames(tmp_path):
+    """ClipDataset takes its rows from frame_rows / target_rows: the frames a window holds are those."""
+    import cv2
+
+    from harness.data.dataset import ClipDataset
+
+    cfg = WindowConfig(sequence_length=4, frame_stride=2, future_steps=2, window_step=3)
+    paths = []
+    for i in range(20):  # frame i is a flat image of value i, so a clip's pixels name its rows
+        path = tmp_path / f"v_{i}.png"
+        cv2.imwrite(str(path), np.full((8, 8, 3), i, np.uint8))
+        paths.append(str(path))
+    index = frame_table({"v": 20})
+    index["path"] = paths
+    windows = build_windows(index, cfg)
+    dataset = ClipDataset(np.array(paths), windows, cfg, 8, augment="none", with_future=True)
+    for i in range(len(windows)):
+        sample = dataset[i]
+        seen = sample["clip"][:, 0, 0, 0].numpy()
+        assert list(seen) == list(frame_rows(windows.iloc[[i]], cfg)[0])
+        assert int(sample["future"][0, 0, 0]) == target_rows(windows.iloc[[i]], cfg)[0]

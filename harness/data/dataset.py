@@ -23,6 +23,7 @@ from torch.utils.data import Dataset, Sampler
 from harness.config import WindowConfig
 from harness.data.frames import read_frame
 from harness.data.transforms import build_augmentation, clip_to_tensor
+from harness.data.windows import frame_rows, target_rows
 
 
 class ClipDataset(Dataset):
@@ -45,12 +46,12 @@ class ClipDataset(Dataset):
         # and cv2.setNumThreads inside a forked worker deadlocks once the parent has used OpenCV's pool
         cv2.setNumThreads(1)
         self.paths = np.asarray(paths, dtype=object)
-        self.first_row = windows["first_row"].to_numpy(np.int64)
+        # the window arithmetic of harness.data.windows (tested there): input frames and the future frame
+        self.rows = frame_rows(windows, window_cfg)
+        self.targets = target_rows(windows, window_cfg) if with_future and window_cfg.future_steps > 0 else None
         self.labels = np.asarray(windows["label"] if labels is None else labels, np.int64)
         self.window_ids = windows["window_id"].to_numpy(np.int64)
         self.video_codes = pd.factorize(windows["video_id"])[0].astype(np.int64)
-        self.offsets = np.arange(window_cfg.sequence_length, dtype=np.int64) * window_cfg.frame_stride
-        self.future_offset = window_cfg.span - 1 if with_future and window_cfg.future_steps > 0 else None
         self.image_size = image_size
         self.input_size = input_size or image_size  # frames are resized to this after augmentation
         self.augment = build_augmentation(augment)
@@ -59,7 +60,7 @@ class ClipDataset(Dataset):
         self.cache: dict[int, np.ndarray] | None = {} if cache_frames else None
 
     def __len__(self) -> int:
-        return len(self.first_row)
+        return len(self.rows)
 
     def _frame(self, row: int) -> np.ndarray:
         if self.cache is None:
@@ -75,9 +76,9 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, seed = item if isinstance(item, tuple) else (item, None)
-        rows = self.first_row[index] + self.offsets
-        if self.future_offset is not None:
-            rows = np.append(rows, self.first_row[index] + self.future_offset)
+        rows = self.rows[index]
+        if self.targets is not None:
+            rows = np.append(rows, self.targets[index])
         frames = np.stack([self._frame(int(r)) for r in rows])
         if self.augment is not None and self.augment_per_frame:
             draws = np.random.default_rng(seed).integers(2**31 - 1, size=len(frames))
@@ -94,7 +95,7 @@ class ClipDataset(Dataset):
             "video": torch.tensor(self.video_codes[index]),
             "window_id": torch.tensor(self.window_ids[index]),
         }
-        if self.future_offset is not None:
+        if self.targets is not None:
             sample["clip"], sample["future"] = clip[:-1], clip[-1]
         else:
             sample["clip"] = clip
