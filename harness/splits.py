@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from harness.config import SplitsConfig
+from harness.config import DataConfig, SplitsConfig, WindowConfig
+from harness.data.windows import windows_per_video
 from harness.errors import HarnessError
-from harness.io import read_json
+from harness.io import read_json, write_json, write_parquet
 
 ROLES = ("train", "val", "test")
 MANIFEST_COLUMNS = ["window_id", "video_id", "label", "start", "first_row", "split"]
@@ -51,6 +52,34 @@ class Manifest:
 def describe_eval_set(test_set: str) -> str:
     """What a manifest's scored set is, for metrics files and the report."""
     return "validation (the write-up's test = validation)" if test_set == "val" else "test"
+
+
+def save_manifest(path: Path, manifest: Manifest, index: pd.DataFrame, window_cfg: WindowConfig,
+                  data: DataConfig) -> dict[str, Any]:
+    """Write the manifest (``path``, parquet) and its metadata (manifest.json beside it); returns the metadata.
+    ``load_manifest`` reads both back: the format lives here and nowhere else."""
+    video_lengths = index.groupby("video_id").size()
+    too_short = video_lengths[windows_per_video(video_lengths.to_numpy(), window_cfg) == 0]
+    roles = manifest.windows.groupby("split")
+    meta = {
+        "strategy": manifest.strategy,
+        "data_source": data.source,
+        "content_hash": manifest_hash(manifest.windows, index),
+        "test_set": manifest.test_set,
+        "windows": roles.size().to_dict(),
+        "videos": roles["video_id"].nunique().to_dict(),
+        "windows_by_class": {
+            role: {data.classes[k]: int(v) for k, v in g["label"].value_counts().sort_index().items()}
+            for role, g in roles
+        },
+        "videos_too_short_for_a_window": len(too_short),
+        # which videos yield no window (fewer PNGs than one window spans), with their PNG counts
+        "too_short_videos": {str(video): int(n) for video, n in too_short.items()},
+        "window_span_frames": window_cfg.span,
+    }
+    write_parquet(path, manifest.windows)
+    write_json(path.with_suffix(".json"), meta)
+    return meta
 
 
 def load_manifest(path: Path) -> tuple[Manifest, dict[str, Any]]:

@@ -13,10 +13,10 @@ import pandas as pd
 
 from harness.cli import run_stage
 from harness.config import DataConfig, LeakageConfig, SplitsConfig, WindowConfig, load_params, load_section
-from harness.data.windows import build_windows, windows_per_video
-from harness.io import write_json, write_parquet
+from harness.data.windows import build_windows
+from harness.io import write_json
 from harness.leakage import evidence
-from harness.splits import make_manifest, manifest_hash
+from harness.splits import make_manifest, save_manifest
 
 log = logging.getLogger("harness")
 
@@ -37,25 +37,6 @@ def main() -> None:
     index = pd.read_parquet(args.index)
     windows = build_windows(index, window_cfg)
     manifest = make_manifest(args.strategy, windows, splits)
-    video_lengths = index.groupby("video_id").size()
-    too_short = video_lengths[windows_per_video(video_lengths.to_numpy(), window_cfg) == 0]
-    roles = manifest.windows.groupby("split")
-    meta = {
-        "strategy": args.strategy,
-        "data_source": data.source,
-        "content_hash": manifest_hash(manifest.windows, index),
-        "test_set": manifest.test_set,
-        "windows": roles.size().to_dict(),
-        "videos": roles["video_id"].nunique().to_dict(),
-        "windows_by_class": {
-            role: {data.classes[k]: int(v) for k, v in g["label"].value_counts().sort_index().items()}
-            for role, g in roles
-        },
-        "videos_too_short_for_a_window": len(too_short),
-        # which videos yield no window (fewer PNGs than one window spans), with their PNG counts
-        "too_short_videos": {str(video): int(n) for video, n in too_short.items()},
-        "window_span_frames": window_cfg.span,
-    }
     metrics = {
         "strategy": args.strategy,
         "data_source": data.source,
@@ -63,15 +44,14 @@ def main() -> None:
         "hamming_radius": leakage_cfg.hamming_radius,
         **evidence(manifest, index, window_cfg, leakage_cfg, data.classes),
     }
-    write_parquet(args.out / "manifest.parquet", manifest.windows)
-    write_json(args.out / "manifest.json", meta)
+    meta = save_manifest(args.out / "manifest.parquet", manifest, index, window_cfg, data)
     write_json(args.out / "leakage.json", metrics)
     test = metrics["test"]
     log.info(
         "%s: %s windows; test %s (%d videos shared with train, near-duplicate rate %.3f); "
         "%d videos too short for one window (listed in manifest.json)",
         args.strategy, meta["windows"], "= validation" if manifest.test_set == "val" else "held out",
-        test["videos_shared_with_train"], test["near_duplicate_rate"], len(too_short),
+        test["videos_shared_with_train"], test["near_duplicate_rate"], meta["videos_too_short_for_a_window"],
     )
 
 
