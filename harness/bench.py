@@ -31,9 +31,11 @@ from torch.utils.data import DataLoader
 
 from harness.config import BenchConfig, LossConfig, TrainConfig, WindowConfig, parse_section
 from harness.data.dataset import ClipDataset
+from harness.loaders import make_loader
 from harness.losses import CrossEntropyLoss, MultiTaskLoss
 from harness.models import build_model, count_parameters
-from harness.training import Precision, StepRunner, make_loader, make_optimizer, make_scheduler, move, resolve_precision
+from harness.optimisation import StepRunner, make_optimizer, make_scheduler
+from harness.precision import Precision, move, resolve_precision
 
 log = logging.getLogger("harness")
 
@@ -151,7 +153,7 @@ class Workbench:
         }, self.device)
 
     def loader(self, workers: int, tuned: bool, with_future: bool = True) -> DataLoader:
-        """The training loader (harness.training.make_loader) over real windows: ``workers`` processes, and
+        """The training loader (harness.loaders.make_loader) over real windows: ``workers`` processes, and
         when ``tuned`` the write-up's pinned memory, prefetch and persistent workers."""
         dataset = ClipDataset(self.paths, self.windows, self.window_cfg, self.image_size,
                               labels=self.windows["label"].to_numpy(np.int64), augment=self.cfg.augment,
@@ -167,7 +169,7 @@ def endless(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
 
 
 def train_step(bench: Workbench, model: torch.nn.Module, loss_fn, precision: Precision) -> Callable[[Iterator[dict]], int]:
-    """The pipeline's own optimisation step (harness.training.StepRunner) with the run's optimizer, OneCycle
+    """The pipeline's own optimisation step (harness.optimisation.StepRunner) with the run's optimizer, OneCycle
     schedule, gradient accumulation and clipping: each call takes ``accumulation_steps`` batches from
     ``batches`` and makes one optimizer step, exactly as training does; it returns the clips processed."""
     cfg = bench.train_cfg

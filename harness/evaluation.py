@@ -12,9 +12,11 @@ import torch
 
 from harness.config import EvaluateConfig, TrainConfig
 from harness.data.dataset import ClipDataset
+from harness.inference import predict
+from harness.loaders import eval_loader
 from harness.metrics import score_predictions
+from harness.precision import resolve_precision
 from harness.splits import Manifest, describe_eval_set
-from harness.training import eval_loader, predict, resolve_precision
 
 
 def predict_windows(model: torch.nn.Module, paths: np.ndarray, windows: pd.DataFrame, labels: np.ndarray,

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from harness import distributed
+from harness.checkpoints import fingerprint
 from harness.config import DataConfig, LossConfig, RunConfig, TrainConfig, WindowConfig, load_section
 from harness.controls import apply_labels, shuffled_video_labels
 from harness.losses import CrossEntropyLoss, MultiTaskLoss, focal_alpha
@@ -17,7 +18,7 @@ from harness.models import build_model, count_parameters
 from harness.runinfo import resolve_device, seed_everything, set_threads
 from harness.sources import code_hash
 from harness.splits import Manifest
-from harness.training import RunSpec, fingerprint
+from harness.training import RunSpec
 
 TRAINING_CODE_HASH = code_hash(__file__)  # this module and every project file it imports
 
@@ -102,9 +103,9 @@ def build_run(
 
 def load_trained_model(run_dir: Path, params: dict[str, Any], device) -> tuple[Any, dict[str, Any]]:
     """The model a train stage left in ``run_dir`` (best checkpoint), rebuilt from params.yaml."""
+    from harness.checkpoints import load_checkpoint
     from harness.errors import HarnessError
     from harness.io import read_json
-    from harness.training import load_checkpoint
 
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():

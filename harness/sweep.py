@@ -42,8 +42,8 @@ ALIASES = {"seed": "run.seed", "split": "sweep.split", "model": "sweep.model"}
 # --------------------------------------------------------------------------- one job
 def _data_hash(params: dict[str, Any]) -> str:
     """The data settings and the code that prepares data: another version of either prepares afresh."""
+    from harness.checkpoints import fingerprint
     from harness.data import prepare
-    from harness.training import fingerprint
 
     return fingerprint(params["data"], params["synthetic"], code_hash(prepare.__file__))
 
@@ -80,6 +80,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     """One sweep job: data, split, training, test scores; returns (and writes) result.json's content."""
     import yaml
 
+    from harness.checkpoints import fingerprint
     from harness.config import (
         DataConfig,
         EvaluateConfig,
@@ -94,7 +95,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     from harness.runinfo import environment
     from harness.runs import build_run, load_trained_model
     from harness.splits import make_manifest, manifest_hash
-    from harness.training import fingerprint, train_model
+    from harness.training import train_model
 
     run = load_section(params, "run", RunConfig)
     data = load_section(params, "data", DataConfig)

@@ -12,10 +12,10 @@ import torch
 import yaml
 from conftest import REPO, compose, run
 
+from harness.checkpoints import load_checkpoint
 from harness.distributed import SINGLE, Ranks, broadcast, choose_backend, gather, sum_across
 from harness.errors import ConfigError
 from harness.models import build_model
-from harness.training import load_checkpoint
 
 # What "parity" means here: the baseline CNN (GroupNorm, no dropout, per-sample cross-entropy) sees the
 # same windows and augmentations in both runs; only the float32 summation order of the gradient

@@ -11,13 +11,14 @@ import pytest
 import torch
 from conftest import compose, section, synthetic_dataset
 
+from harness.checkpoints import load_checkpoint
 from harness.config import DataConfig, EvaluateConfig, SplitsConfig, TrainConfig, WindowConfig
 from harness.data.windows import build_windows
 from harness.evaluation import predict_windows
 from harness.metrics import difference_interval, score_predictions
 from harness.runs import build_run
 from harness.splits import make_manifest, manifest_hash
-from harness.training import load_checkpoint, train_model
+from harness.training import train_model
 
 pytestmark = pytest.mark.slow
 

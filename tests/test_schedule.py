@@ -9,7 +9,7 @@ import torch
 from conftest import compose, section
 
 from harness.config import TrainConfig
-from harness.training import make_optimizer, make_scheduler
+from harness.optimisation import make_optimizer, make_scheduler
 
 
 def lrs(cfg: TrainConfig, steps_per_epoch: int) -> list[float]:

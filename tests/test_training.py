@@ -17,22 +17,17 @@ import pytest
 import torch
 from conftest import REPO, compose, env_with_venv, section
 
+from harness.checkpoints import load_checkpoint, save_checkpoint
+from harness.config import TrainConfig
 from harness.data.windows import build_windows
 from harness.errors import HarnessError
 from harness.losses import CrossEntropyLoss
 from harness.models import build_model
+from harness.optimisation import StepRunner, make_optimizer, make_scheduler
+from harness.precision import resolve_precision
 from harness.runs import build_run
 from harness.splits import make_manifest, manifest_hash
-from harness.training import (
-    StepRunner,
-    TrainConfig,
-    load_checkpoint,
-    make_optimizer,
-    make_scheduler,
-    resolve_precision,
-    save_checkpoint,
-    train_model,
-)
+from harness.training import train_model
 
 CPU = torch.device("cpu")
 
@@ -163,7 +158,7 @@ def test_a_pretrained_backbone_is_frozen_with_its_batchnorm_statistics(smoke_dat
     statistics = {k: v.clone() for k, v in model.backbone.state_dict().items() if "running" in k}
     original = {k: v.clone() for k, v in model.backbone.state_dict().items()}
     epochs = []
-    from harness.training import StepRunner
+    from harness.optimisation import StepRunner
 
     real_run = StepRunner.run
 

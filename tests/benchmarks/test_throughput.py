@@ -12,7 +12,7 @@ import torch
 
 from harness.bench import train_step
 from harness.data.transforms import benchmark_albumentations, benchmark_torchvision
-from harness.training import resolve_precision
+from harness.precision import resolve_precision
 
 ROUNDS = {"rounds": 5, "warmup_rounds": 1, "iterations": 1}
 
