@@ -1,6 +1,6 @@
 # make repro  -- build the environment, then run the DVC pipeline on the default (synthetic data, cpu profile)
 # make test   -- build the environment, then run the test suite (benchmarks run once, untimed)
-# make bench  -- time the benchmark suite and fail on a >10% median regression against this machine's last run
+# make bench  -- time the benchmark suite and fail on a regression against this machine's last run (harness/benchgate.py)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -45,10 +45,14 @@ test: setup
 # baselines live per machine (hostname + GPU); the first run on a machine only saves one
 BENCH_MACHINE := $(shell hostname)-$(shell nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' ' '_' || echo cpu)
 BENCH_STORAGE := .benchmarks/$(BENCH_MACHINE)
+# the gate compares this run's rounds with the last run's (harness/benchgate.py: a rank test and a
+# per-group tolerance on the median), not one median against another
 bench: setup
-	python -m pytest tests/benchmarks --benchmark-enable --benchmark-only --benchmark-autosave \
-	    --benchmark-storage=file://$(BENCH_STORAGE) --benchmark-columns=min,median,iqr,ops,rounds \
-	    $$(ls $(BENCH_STORAGE)/*/*.json >/dev/null 2>&1 && echo --benchmark-compare --benchmark-compare-fail=median:10%)
+	@last=$$(ls -t $(BENCH_STORAGE)/*/*.json 2>/dev/null | head -1); \
+	python -m pytest tests/benchmarks --benchmark-enable --benchmark-only --benchmark-autosave --benchmark-save-data \
+	    --benchmark-storage=file://$(BENCH_STORAGE) --benchmark-columns=min,median,iqr,ops,rounds && \
+	if [ -n "$$last" ]; then python -m harness.benchgate "$$last" "$$(ls -t $(BENCH_STORAGE)/*/*.json | head -1)"; \
+	else echo "first run on $(BENCH_MACHINE): saved as the baseline, nothing to compare"; fi
 
 params: setup
 	python -m harness.config --output params.yaml

@@ -1,0 +1,92 @@
+"""The speed-regression gate of ``make bench``: this run's rounds against the last run's, per benchmark.
+
+A single median against the last run's median fails on noise as often as on regressions (two shared CPU
+cores vary by 10-15% run to run). The gate looks at the rounds: a benchmark regressed when its rounds are
+slower than the last run's by a one-sided Mann-Whitney U test at ``alpha`` *and* its median time grew by
+more than its group's tolerance. Both runs must be pytest-benchmark JSON files saved with
+``--benchmark-save-data`` (make bench does). ``python -m harness.benchgate OLD.json NEW.json`` prints one
+line per benchmark and exits 1 when any regressed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import mannwhitneyu
+
+from harness.errors import HarnessError
+
+TOLERANCE = {"train-step": 0.10, "loader": 0.15, "augment": 0.10, "compile": 0.15, "probe": 0.10}  # by group
+DEFAULT_TOLERANCE = 0.10
+ALPHA = 0.01
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    group: str
+    old_median: float
+    new_median: float
+    p_value: float
+    tolerance: float
+
+    @property
+    def change(self) -> float:
+        """Relative change of the median time (+0.2 = 20% slower)."""
+        return self.new_median / self.old_median - 1
+
+    @property
+    def regressed(self) -> bool:
+        return self.p_value < ALPHA and self.change > self.tolerance
+
+
+def compare_rounds(name: str, group: str, old: list[float], new: list[float]) -> Comparison:
+    """``old`` and ``new`` are round times in seconds (larger is slower)."""
+    if len(old) < 2 or len(new) < 2:
+        raise HarnessError(f"benchmark {name}: the gate needs at least 2 rounds on each side (saved with --benchmark-save-data)")
+    p = float(mannwhitneyu(new, old, alternative="greater").pvalue)
+    return Comparison(name, group, float(np.median(old)), float(np.median(new)), p,
+                      TOLERANCE.get(group, DEFAULT_TOLERANCE))
+
+
+def rounds_of(path: Path) -> dict[str, tuple[str, list[float]]]:
+    """name -> (group, round times) from a pytest-benchmark JSON file."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise HarnessError(f"{path} is not a readable pytest-benchmark file: {error}") from None
+    out = {}
+    for bench in document.get("benchmarks", []):
+        data = bench.get("stats", {}).get("data")
+        if not data:
+            raise HarnessError(f"{path}: benchmark {bench.get('fullname')} has no rounds; save with --benchmark-save-data")
+        out[bench["fullname"]] = (bench.get("group") or "", [float(x) for x in data])
+    return out
+
+
+def gate(old_path: Path, new_path: Path) -> list[Comparison]:
+    old, new = rounds_of(old_path), rounds_of(new_path)
+    return [compare_rounds(name, new[name][0], old[name][1], new[name][1]) for name in sorted(new) if name in old]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("old", type=Path)
+    parser.add_argument("new", type=Path)
+    args = parser.parse_args(argv)
+    results = gate(args.old, args.new)
+    for c in results:
+        flag = "REGRESSED" if c.regressed else "ok"
+        print(f"{flag:9s} {c.change:+7.1%} (tolerance {c.tolerance:.0%}, one-sided p = {c.p_value:.3f})  {c.name}")
+    regressed = [c for c in results if c.regressed]
+    print(f"{len(regressed)} of {len(results)} benchmarks regressed (Mann-Whitney p < {ALPHA} and median beyond tolerance)")
+    return 1 if regressed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
