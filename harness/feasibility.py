@@ -1,0 +1,824 @@
+"""Can a write-up's printed classification figures all hold at once? An exact integer program says.
+
+Every figure a write-up prints about one evaluation set (supports, accuracy, error counts, error
+breakdowns, per-class precision/recall/F1, macro and weighted averages) is a constraint on the same
+unknown K x K integer confusion matrix C (C[i, j] = samples of true class i predicted as j). The
+figures are consistent exactly when some non-negative integer C satisfies all of them, which
+``scipy.optimize.milp`` (HiGHS) decides.
+
+Method
+------
+- A printed figure is an interval: "99.38%" is [0.99375, 0.99385], "1.14" is [1.135, 1.145]; an
+  int, or a string of digits without a decimal point or a percent sign ("60,635"), is an exact count
+  (counts are not rounded, and for an integer quantity [79.5, 80.5] and 80 say the same thing). Ends
+  are closed, which is lenient to the write-up: a value printed as "99.38%" may have been 0.99375.
+- Every ratio of counts with a fixed figure is linear once multiplied out: accuracy T/N in [lo, hi] is
+  lo*N <= T <= hi*N, with N = sum(C) and T = trace(C); recall, precision and F1 of a class likewise
+  (F1 = 2 C_ii / (R_i + P_i), R_i its row sum, P_i its column sum). These kinds are exact.
+- A mean of per-class ratios (macro precision/recall/F1) or a support-weighted mean (weighted F1) is
+  not linear. Each averaged ratio m_i gets a continuous variable, tied to C by the McCormick envelope
+  of m_i * D_i = numerator_i over the box of (m_i, D_i); weighted F1 adds z_i ~ R_i * f_i the same
+  way. These kinds are *relaxations*: infeasible still proves the figures contradict each other, but
+  feasible only means that no contradiction was found, unless the witness matrix also satisfies them
+  when checked exactly (which this module does, and then says so). Averaging assumes every class has
+  support >= 1 (and, for macro precision, is predicted at least once), as the averaged ratio is
+  undefined otherwise; that assumption is part of the model whenever such a figure is.
+- The boxes are tightened cheaply: known supports and the total fix or bound R_i, per-class figures of
+  the same metric narrow m_i; when the loose model is feasible, the bounds of the denominators and
+  numerators are tightened by optimising each over the LP relaxation (bound tightening), and the
+  model is solved again with the tighter envelopes. The same procedure decides every subset, so the
+  conflicts reported are minimal with respect to it.
+- When the figures are infeasible, a deletion filter walks them in the caller's order, drops each one
+  whose removal leaves the rest infeasible, and what remains is an irreducible infeasible subset (a
+  minimal conflict). Further conflicts come from removing one member of the last conflict (the
+  latest in list order whose removal keeps the rest infeasible) and filtering again.
+- A solve that HiGHS does not finish (time limit, numerical trouble) is *undecided*: it is never
+  reported as infeasible, and a conflict whose minimality hinged on one says so.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_array
+
+from harness.errors import HarnessError
+
+ABNORMAL = "abnormal"           # the group name: every class except ``normal``
+DEFAULT_N_MAX = 10**7           # upper bound on the total when no ``total`` figure gives one
+TIME_LIMIT_S = 20.0             # per MILP; most K=14 solves take milliseconds, a few take seconds
+TIME_BUDGET_S = 120.0           # default budget for the search for further conflicts after the first
+RATIO_SLACK = 1e-9              # float slack on ratio bounds, so an end exactly on a printed bound stays inside
+MAX_TRIPLES = 2000              # list a class's (R_i, C_ii, P_i) when its figures leave at most this many
+_ROUND_SLACK = 1e-6             # slack when rounding LP bounds of integer quantities to integers
+
+FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
+
+COUNT_KINDS = ("total", "support", "errors", "cell", "cell_range", "cell_max", "block_sum")
+RATIO_KINDS = ("accuracy", "error_rate", "recall", "precision", "f1", "f1_min")
+RELAXED_KINDS = ("macro_precision", "macro_recall", "macro_f1", "weighted_f1")
+KINDS = COUNT_KINDS + RATIO_KINDS + RELAXED_KINDS
+_PER_CLASS = ("support", "recall", "precision", "f1")
+_NEEDS_VALUE = ("total", "support", "accuracy", "errors", "error_rate", "cell", "recall", "precision", "f1",
+                *RELAXED_KINDS)
+_CELL_KINDS = ("cell", "cell_range", "cell_max", "block_sum")
+_METRIC_OF = {"macro_precision": "precision", "macro_recall": "recall", "macro_f1": "f1", "weighted_f1": "f1"}
+
+_PRINTED = re.compile(r"^(\d+(?:,\d{3})*|\d*)(?:\.(\d+))?\s*(%)?$")
+
+Expr = dict[int, float]  # a linear expression: variable index -> coefficient
+Interval = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: str
+    kind: str
+    value: str | int | float | None = None
+    cls: str | None = None
+    source: str | None = None
+    target: str | None = None
+    low: float | None = None
+    high: float | None = None
+    quote: str = ""
+
+
+@dataclass(frozen=True)
+class Result:
+    feasible: bool
+    conflicts: list[list[str]]
+    matrix: list[list[int]] | None
+    note: str
+    decided: bool = True   # False when HiGHS stopped before deciding the full set (then feasible is False, conflicts [])
+
+
+def printed_interval(text: str | int | float) -> Interval:
+    """The closed interval a printed figure stands for: its value plus or minus half a unit of its last digit.
+
+    An int, or a digit string without a decimal point or percent sign, is an exact count; a float is read
+    as its shortest printed form (``0.9938`` as "0.9938"); a percent is returned as a fraction.
+    """
+    if isinstance(text, bool):
+        raise HarnessError(f"printed figure {text!r} is a boolean, not a number.")
+    if isinstance(text, int):
+        return float(text), float(text)
+    if isinstance(text, float):
+        if not math.isfinite(text):
+            raise HarnessError(f"printed figure {text!r} is not a finite number.")
+        text = repr(text)
+    match = _PRINTED.match(str(text).strip())
+    if match is None or not (match.group(1) or match.group(2)):
+        raise HarnessError(f"printed figure {text!r} is not a number like '99.38%', '1.14' or '60,635'.")
+    whole, decimals, percent = match.group(1).replace(",", "") or "0", match.group(2), match.group(3)
+    try:
+        value = Decimal(f"{whole}.{decimals}" if decimals else whole)
+    except InvalidOperation as e:  # the pattern admits only digits, so this is a guard, not a path
+        raise HarnessError(f"printed figure {text!r} is not a number.") from e
+    if decimals is None and not percent:
+        return float(value), float(value)
+    half = Decimal(5) * Decimal(10) ** -(len(decimals or "") + 1)
+    scale = Decimal(100) if percent else Decimal(1)
+    return float((value - half) / scale), float((value + half) / scale)
+
+
+# --- validation -----------------------------------------------------------------------------------------
+
+def _validate(figures: list[Figure], classes: list[str], normal: str) -> None:
+    """Raise a HarnessError naming the first figure (or argument) the model cannot take."""
+    if len(classes) < 2 or len(set(classes)) != len(classes):
+        raise HarnessError(f"classes must be at least two distinct names, got {classes!r}.")
+    if ABNORMAL in classes:
+        raise HarnessError(f"no class may be named {ABNORMAL!r}: that name stands for every class except normal.")
+    if normal not in classes:
+        raise HarnessError(f"normal class {normal!r} is not one of the classes.")
+    seen: set[str] = set()
+    for fig in figures:
+        if fig.id in seen:
+            raise HarnessError(f"figure id {fig.id!r} appears twice; conflicts are reported by id.")
+        seen.add(fig.id)
+        _validate_one(fig, classes)
+
+
+def _validate_one(fig: Figure, classes: list[str]) -> None:
+    if fig.kind not in KINDS:
+        raise HarnessError(f"figure {fig.id!r} has unknown kind {fig.kind!r} (known: {', '.join(KINDS)}).")
+    if fig.kind in _NEEDS_VALUE and fig.value is None:
+        raise HarnessError(f"figure {fig.id!r} ({fig.kind}) has no value.")
+    if fig.value is not None:
+        try:
+            printed_interval(fig.value)
+        except HarnessError as e:
+            raise HarnessError(f"figure {fig.id!r}: {e}") from e
+    if fig.kind in _PER_CLASS and fig.cls not in classes:
+        raise HarnessError(f"figure {fig.id!r} ({fig.kind}) names class {fig.cls!r}, which is not one of the classes.")
+    if fig.kind in ("cell_range", "block_sum", "f1_min") and fig.value is None and fig.low is None and fig.high is None:
+        raise HarnessError(f"figure {fig.id!r} ({fig.kind}) has no value, low or high.")
+    if fig.kind == "f1_min" and fig.value is None and fig.low is None:
+        raise HarnessError(f"figure {fig.id!r} (f1_min) has no value or low.")
+    if fig.kind in _CELL_KINDS:
+        _validate_cells(fig, classes)
+
+
+def _validate_cells(fig: Figure, classes: list[str]) -> None:
+    for end in (fig.source, fig.target):
+        if end != ABNORMAL and end not in classes:
+            raise HarnessError(f"figure {fig.id!r} ({fig.kind}) names cell end {end!r}, "
+                               f"which is neither a class nor {ABNORMAL!r}.")
+    if fig.kind == "cell_max" and ABNORMAL in (fig.source, fig.target):
+        raise HarnessError(f"figure {fig.id!r} (cell_max) must name one cell, not the {ABNORMAL!r} group.")
+    if fig.source == fig.target and fig.source != ABNORMAL:
+        raise HarnessError(f"figure {fig.id!r} ({fig.kind}) names the diagonal cell {fig.source!r}; "
+                           "only off-diagonal cells are errors.")
+
+
+# --- the model --------------------------------------------------------------------------------------------
+
+@dataclass
+class _Model:
+    """A MILP under construction: variables with bounds, and rows lo <= expr <= hi."""
+
+    k: int
+    n_max: int
+    lb: list[float] = field(default_factory=list)
+    ub: list[float] = field(default_factory=list)
+    integer: list[int] = field(default_factory=list)
+    rows: list[tuple[Expr, float, float]] = field(default_factory=list)
+    _compiled: tuple[int, LinearConstraint] | None = None
+
+    def __post_init__(self) -> None:
+        for _ in range(self.k * self.k):
+            self.var(0.0, float(self.n_max), integer=True)
+
+    def var(self, lo: float, hi: float, integer: bool = False) -> int:
+        self.lb.append(lo)
+        self.ub.append(hi)
+        self.integer.append(1 if integer else 0)
+        return len(self.lb) - 1
+
+    def row(self, expr: Expr, lo: float = -np.inf, hi: float = np.inf) -> None:
+        self.rows.append((expr, lo, hi))
+
+    def constraints(self) -> LinearConstraint:
+        """The rows as one sparse constraint, built once (bound tightening solves the same model many times)."""
+        if self._compiled is None or self._compiled[0] != len(self.rows):
+            data, ri, ci = [], [], []
+            for r, (expr, _, _) in enumerate(self.rows):
+                ri += [r] * len(expr)
+                ci += list(expr)
+                data += list(expr.values())
+            a = coo_array((data, (ri, ci)), shape=(len(self.rows), len(self.lb))).tocsr()
+            self._compiled = (len(self.rows), LinearConstraint(a, [r[1] for r in self.rows], [r[2] for r in self.rows]))
+        return self._compiled[1]
+
+    # linear expressions over C
+    def cell(self, i: int, j: int) -> Expr:
+        return {i * self.k + j: 1.0}
+
+    def row_sum(self, i: int) -> Expr:
+        return {i * self.k + j: 1.0 for j in range(self.k)}
+
+    def col_sum(self, j: int) -> Expr:
+        return {i * self.k + j: 1.0 for i in range(self.k)}
+
+    def total(self) -> Expr:
+        return {v: 1.0 for v in range(self.k * self.k)}
+
+    def trace(self) -> Expr:
+        return {i * self.k + i: 1.0 for i in range(self.k)}
+
+
+def _lin(*terms: tuple[float, Expr]) -> Expr:
+    """sum of coef * expr over the terms."""
+    out: Expr = {}
+    for coef, expr in terms:
+        for v, c in expr.items():
+            out[v] = out.get(v, 0.0) + coef * c
+    return out
+
+
+def _ratio_rows(model: _Model, num: Expr, den: Expr, span: Interval) -> None:
+    """lo <= num / den <= hi, multiplied out (den >= 0): num - lo*den >= 0 and num - hi*den <= 0."""
+    lo, hi = span[0] - RATIO_SLACK, span[1] + RATIO_SLACK
+    model.row(_lin((1.0, num), (-lo, den)), lo=0.0)
+    model.row(_lin((1.0, num), (-hi, den)), hi=0.0)
+
+
+def _mccormick(model: _Model, prod: Expr, m: Expr, d: Expr, mb: Interval, db: Interval) -> None:
+    """The McCormick envelope of prod = m * d over m in mb, d in db (four facets plus mL*d <= prod <= mU*d)."""
+    (ml, mu), (dl, du) = mb, db
+    if dl == du:  # d is known: the product is linear and exact; the four facets would be near-parallel
+        model.row(_lin((1.0, prod), (-dl, m)), lo=0.0, hi=0.0)  # pairs that HiGHS presolve misjudges
+        return
+    if ml == mu:  # likewise when m is known
+        model.row(_lin((1.0, prod), (-ml, d)), lo=0.0, hi=0.0)
+        return
+    model.row(_lin((1.0, prod), (-ml, d), (-dl, m)), lo=-ml * dl)
+    model.row(_lin((1.0, prod), (-mu, d), (-du, m)), lo=-mu * du)
+    model.row(_lin((1.0, prod), (-mu, d), (-dl, m)), hi=-mu * dl)
+    model.row(_lin((1.0, prod), (-ml, d), (-du, m)), hi=-ml * du)
+    # valid because d >= 0; tight when d is known only loosely
+    model.row(_lin((1.0, prod), (-ml, d)), lo=0.0)
+    model.row(_lin((1.0, prod), (-mu, d)), hi=0.0)
+
+
+@dataclass
+class _Context:
+    """What the figures of one subset say about the boxes: total, supports, per-class metric intervals."""
+
+    k: int
+    n: Interval
+    support: list[Interval]
+    metric: dict[str, list[Interval]]   # "precision" / "recall" / "f1" -> per-class interval of the ratio
+    need_support: bool                  # an averaged figure: every class has support >= 1
+    need_predicted: bool                # macro precision: every class is predicted at least once
+    relaxed: list[str]                  # relaxed kinds present
+    e_hi: float                         # at most this many off-diagonal samples (errors, error rate, accuracy)
+    pins: list[bool]                    # the class has a figure on P_i (precision, F1, or every class's F1)
+
+    def r_bounds(self, i: int) -> Interval:
+        lo = max(self.support[i][0], 1.0 if self.need_support else 0.0)
+        others = sum(s[0] for j, s in enumerate(self.support) if j != i)
+        return lo, min(self.support[i][1], self.n[1] - others)
+
+    def p_bounds(self, i: int) -> Interval:
+        return (1.0 if self.need_predicted else 0.0), self.n[1]
+
+
+def _context(figures: list[Figure], index: dict[str, int]) -> _Context:
+    k = len(index)
+    n_lo, n_hi = 1.0, float(DEFAULT_N_MAX)
+    support = [(0.0, float(DEFAULT_N_MAX))] * k
+    metric = {m: [(0.0, 1.0)] * k for m in ("precision", "recall", "f1")}
+    error_share, e_hi = 1.0, np.inf  # the errors as a share of N, and as a count
+    pins = [any(f.kind == "f1_min" for f in figures)] * k
+    for fig in figures:
+        if fig.kind == "total":
+            lo, hi = printed_interval(fig.value)
+            n_lo, n_hi = max(n_lo, math.ceil(lo)), min(n_hi, math.floor(hi))
+        elif fig.kind == "support":
+            lo, hi = printed_interval(fig.value)
+            i = index[fig.cls]
+            support[i] = (max(support[i][0], math.ceil(lo)), min(support[i][1], math.floor(hi)))
+        elif fig.kind in ("precision", "recall", "f1"):
+            i, (lo, hi) = index[fig.cls], printed_interval(fig.value)
+            old = metric[fig.kind][i]
+            metric[fig.kind][i] = (max(old[0], lo - RATIO_SLACK), min(old[1], hi + RATIO_SLACK))
+            pins[i] = pins[i] or fig.kind != "recall"
+        elif fig.kind == "f1_min":
+            lo = _f1_floor(fig)
+            metric["f1"] = [(max(a, lo - RATIO_SLACK), b) for a, b in metric["f1"]]
+        elif fig.kind == "errors":
+            e_hi = min(e_hi, _figure_span(fig)[1])
+        elif fig.kind in ("error_rate", "accuracy"):
+            lo, hi = printed_interval(fig.value)
+            error_share = min(error_share, hi if fig.kind == "error_rate" else 1.0 - lo)
+    support = [(lo, min(hi, n_hi)) for lo, hi in support]
+    relaxed = sorted({f.kind for f in figures if f.kind in RELAXED_KINDS})
+    return _Context(k=k, n=(n_lo, n_hi), support=support, metric=metric, need_support=bool(relaxed),
+                    need_predicted="macro_precision" in relaxed, relaxed=relaxed,
+                    e_hi=_floor(min(e_hi, (error_share + RATIO_SLACK) * n_hi, n_hi)), pins=pins)
+
+
+def _floor(x: float) -> float:
+    """Round an upper bound of an integer quantity down, leniently (float noise must not cut a count off)."""
+    return float(math.floor(x + _ROUND_SLACK)) if math.isfinite(x) else x
+
+
+def _ceil(x: float) -> float:
+    return float(math.ceil(x - _ROUND_SLACK)) if math.isfinite(x) else x
+
+
+def _f1_floor(fig: Figure) -> float:
+    """The lower end of an "every class above X" figure: the low end of the printed X (lenient: >=)."""
+    return printed_interval(fig.value)[0] if fig.value is not None else float(fig.low)
+
+
+def _figure_span(fig: Figure) -> Interval:
+    """The interval of a count figure: its printed value, or [low, high] with open ends unbounded."""
+    if fig.value is not None:
+        return printed_interval(fig.value)
+    return (-np.inf if fig.low is None else float(fig.low)), (np.inf if fig.high is None else float(fig.high))
+
+
+def _members(end: str, index: dict[str, int], normal: str) -> list[int]:
+    return [i for name, i in index.items() if name != normal] if end == ABNORMAL else [index[end]]
+
+
+def _cells(fig: Figure, index: dict[str, int], normal: str) -> list[tuple[int, int]]:
+    """The off-diagonal cells a cell figure names; "abnormal" expands to every abnormal class."""
+    return [(i, j) for i in _members(fig.source, index, normal) for j in _members(fig.target, index, normal)
+            if i != j]
+
+
+def _encode(model: _Model, fig: Figure, index: dict[str, int], normal: str) -> None:
+    """Add the rows of one exact (linear) figure."""
+    n, t = model.total(), model.trace()
+    kind = fig.kind
+    if kind in ("total", "errors", "support"):
+        lo, hi = _figure_span(fig)
+        model.row(_count_expr(model, fig, index), lo=lo, hi=hi)
+    elif kind == "accuracy":
+        _ratio_rows(model, t, n, printed_interval(fig.value))
+    elif kind == "error_rate":
+        _ratio_rows(model, _lin((1.0, n), (-1.0, t)), n, printed_interval(fig.value))
+    elif kind in ("recall", "precision", "f1"):
+        _encode_class_ratio(model, kind, index[fig.cls], printed_interval(fig.value))
+    elif kind == "f1_min":
+        for i in range(model.k):
+            _encode_class_ratio(model, "f1", i, (_f1_floor(fig), np.inf))
+    elif kind in ("cell", "cell_range"):
+        lo, hi = _figure_span(fig)
+        for i, j in _cells(fig, index, normal):
+            model.row(model.cell(i, j), lo=lo, hi=hi)
+    elif kind == "block_sum":
+        lo, hi = _figure_span(fig)
+        model.row(_lin(*((1.0, model.cell(i, j)) for i, j in _cells(fig, index, normal))), lo=lo, hi=hi)
+    elif kind == "cell_max":
+        s, g = index[fig.source], index[fig.target]
+        for i in range(model.k):
+            for j in range(model.k):
+                if i != j and (i, j) != (s, g):
+                    model.row(_lin((1.0, model.cell(i, j)), (-1.0, model.cell(s, g))), hi=0.0)
+        if fig.value is not None:  # "Most common: Normal -> Fighting (80 errors)" also fixes the cell
+            lo, hi = printed_interval(fig.value)
+            model.row(model.cell(s, g), lo=lo, hi=hi)
+
+
+def _count_expr(model: _Model, fig: Figure, index: dict[str, int]) -> Expr:
+    if fig.kind == "total":
+        return model.total()
+    if fig.kind == "errors":
+        return _lin((1.0, model.total()), (-1.0, model.trace()))
+    return model.row_sum(index[fig.cls])
+
+
+def _num_den(model: _Model, metric: str, i: int) -> tuple[Expr, Expr]:
+    """The numerator and denominator of a class's ratio: C_ii over R_i, P_i, or 2 C_ii over R_i + P_i."""
+    c = model.cell(i, i)
+    if metric == "recall":
+        return c, model.row_sum(i)
+    if metric == "precision":
+        return c, model.col_sum(i)
+    return _lin((2.0, c)), _lin((1.0, model.row_sum(i)), (1.0, model.col_sum(i)))
+
+
+def _encode_class_ratio(model: _Model, metric: str, i: int, span: Interval) -> None:
+    num, den = _num_den(model, metric, i)
+    lo, hi = span
+    model.row(_lin((1.0, num), (-(lo - RATIO_SLACK), den)), lo=0.0)
+    if math.isfinite(hi):
+        model.row(_lin((1.0, num), (-(hi + RATIO_SLACK), den)), hi=0.0)
+    if lo > 0:  # a positive printed ratio means the class had a correct prediction (else it would read 0)
+        model.row(model.cell(i, i), lo=1.0)
+
+
+@dataclass
+class _Boxes:
+    """Bounds of the quantities the relaxation multiplies: per class R_i, P_i, C_ii and each averaged ratio."""
+
+    r: list[Interval]
+    p: list[Interval]
+    c: list[Interval]
+    m: dict[str, list[Interval]]
+
+
+def _boxes(ctx: _Context) -> _Boxes:
+    """The boxes of the envelopes by interval reasoning over the subset's figures (microseconds, and the
+    same reasoning for every subset, so that conflicts stay minimal with respect to one procedure).
+
+    R_i: its support, or what the total leaves after the other supports. C_ii: the recall figure times
+    R_i, and at least R_i minus all errors. P_i: at least C_ii, at most C_ii plus all errors and at most
+    N minus the other classes' diagonals, and C_ii over the precision figure. Each ratio: its figure,
+    intersected with numerator box over denominator box.
+    """
+    k, e_hi = ctx.k, ctx.e_hi
+    r = [ctx.r_bounds(i) for i in range(k)]
+    c = [(max(0.0, r[i][0] - e_hi, _ceil(ctx.metric["recall"][i][0] * r[i][0])),
+          min(r[i][1], _floor(ctx.metric["recall"][i][1] * r[i][1]))) for i in range(k)]
+    diag_lo = sum(lo for lo, _ in c)
+    p = [_p_box(c[i], ctx.metric["precision"][i], ctx.n[1] - (diag_lo - c[i][0]), e_hi, ctx.need_predicted)
+         for i in range(k)]
+    m = {metric: [_meet(ctx.metric[metric][i], _ratio_box(metric, r[i], p[i], c[i])) for i in range(k)]
+         for metric in ctx.metric}
+    return _Boxes(r=r, p=p, c=c, m=m)
+
+
+def _p_box(c: Interval, precision: Interval, room: float, e_hi: float, predicted: bool) -> Interval:
+    lo = max(1.0 if predicted else 0.0, c[0], _ceil(c[0] / precision[1]) if precision[1] > 0 else 0.0)
+    hi = min(room, c[1] + e_hi, _floor(c[1] / precision[0]) if precision[0] > 0 else np.inf)
+    return lo, hi
+
+
+def _ratio_box(metric: str, r: Interval, p: Interval, c: Interval) -> Interval:
+    """numerator box over denominator box, for recall C/R, precision C/P or F1 2C/(R+P)."""
+    (nl, nu) = (2 * c[0], 2 * c[1]) if metric == "f1" else c
+    dl, du = {"recall": r, "precision": p}.get(metric, (r[0] + p[0], r[1] + p[1]))
+    return ((nl / du - RATIO_SLACK) if du > 0 else 0.0), ((nu / dl + RATIO_SLACK) if dl > 0 else 1.0)
+
+
+def _meet(a: Interval, b: Interval) -> Interval:
+    return max(a[0], b[0], 0.0), min(a[1], b[1], 1.0)
+
+
+@dataclass(frozen=True)
+class _Triples:
+    """The integer (R_i, C_ii, P_i) a class's own figures allow, listed: the class is then encoded by choosing
+    one of them (binary variables), which is exact, and gives every ratio of the class as a linear expression."""
+
+    r: tuple[int, ...]
+    c: tuple[int, ...]
+    p: tuple[int, ...]
+
+    def ratios(self, metric: str) -> list[float]:
+        """The class's recall, precision or F1 at each triple (0 where undefined, as sklearn's zero_division=0)."""
+        if metric == "recall":
+            return [c / r if r else 0.0 for r, c in zip(self.r, self.c, strict=True)]
+        if metric == "precision":
+            return [c / p if p else 0.0 for c, p in zip(self.c, self.p, strict=True)]
+        return [2 * c / (r + p) if r + p else 0.0 for r, c, p in zip(self.r, self.c, self.p, strict=True)]
+
+
+def _triples(ctx: _Context, boxes: _Boxes, i: int) -> _Triples | None:
+    """The triples of class i, or None when there are more than MAX_TRIPLES (the class then stays linear).
+
+    Why: a printed precision or F1 is a window about 1e-4 wide on C/P or 2C/(R+P), so only a few integer
+    pairs fit it, and the LP relaxation cannot see which: branch and bound then searches blindly (seconds
+    to time-outs on subsets of a consistent table). Listing the pairs makes the relaxation their convex
+    hull. The ranges are rounded outwards, so a listed triple may still fail a linear row; none is missed.
+    """
+    (r_lo, r_hi), (p_box_lo, p_box_hi) = boxes.r[i], boxes.p[i]
+    if r_hi - r_lo + 1 > MAX_TRIPLES:
+        return None
+    (rl, rh), (pl, ph), (fl, fh) = ctx.metric["recall"][i], ctx.metric["precision"][i], ctx.metric["f1"][i]
+    out: tuple[list[int], list[int], list[int]] = ([], [], [])
+    for r in range(int(r_lo), int(r_hi) + 1):
+        c_lo, c_hi = max(0.0, boxes.c[i][0], r - ctx.e_hi, _ceil(rl * r)), min(boxes.c[i][1], r, _floor(rh * r))
+        for c in range(int(c_lo), int(c_hi) + 1):
+            p_lo, p_hi = max(p_box_lo, c), min(p_box_hi, c + ctx.e_hi)
+            if c > 0:  # C/P in [pl, ph] and 2C/(R+P) in [fl, fh]
+                p_lo = max(p_lo, _ceil(c / ph) if ph > 0 else np.inf, _ceil(2 * c / fh - r) if fh > 0 else np.inf)
+                p_hi = min(p_hi, _floor(c / pl) if pl > 0 else np.inf, _floor(2 * c / fl - r) if fl > 0 else np.inf)
+            elif pl > 0 or fl > 0:
+                continue  # a zero diagonal makes both ratios 0
+            if p_hi - p_lo + 1 > MAX_TRIPLES - len(out[0]):
+                return None
+            for p in range(int(p_lo), int(p_hi) + 1):
+                out[0].append(r)
+                out[1].append(c)
+                out[2].append(p)
+    return _Triples(r=tuple(out[0]), c=tuple(out[1]), p=tuple(out[2]))
+
+
+def _list_triples(ctx: _Context, boxes: _Boxes) -> list[_Triples | None]:
+    """Triples for the classes whose P_i a figure constrains, or whose ratios are averaged; None elsewhere."""
+    return [_triples(ctx, boxes, i) if ctx.pins[i] or ctx.relaxed else None for i in range(ctx.k)]
+
+
+def _encode_triples(model: _Model, i: int, t: _Triples) -> dict[int, float]:
+    """Choose one triple of class i: binaries summing to one, tied to R_i, C_ii and P_i; returns the binaries."""
+    lam = [model.var(0.0, 1.0, integer=True) for _ in t.c]
+    model.row({v: 1.0 for v in lam}, lo=1.0, hi=1.0)
+    ties = [(model.cell(i, i), t.c), (model.col_sum(i), t.p)]
+    if len(set(t.r)) > 1:  # a support figure fixes R_i already when there is one value
+        ties.append((model.row_sum(i), t.r))
+    for expr, values in ties:
+        model.row(_lin((1.0, expr), *((-float(v), {b: 1.0}) for v, b in zip(values, lam, strict=True))), lo=0.0, hi=0.0)
+    return dict(enumerate(lam))
+
+
+def _encode_relaxed(model: _Model, figures: list[Figure], ctx: _Context, boxes: _Boxes) -> None:
+    """Ratio variables tied to C by McCormick envelopes, and the averaged figures over them."""
+    k = ctx.k
+    if ctx.need_support:
+        for i in range(k):
+            model.row(model.row_sum(i), lo=1.0)
+    if ctx.need_predicted:
+        for i in range(k):
+            model.row(model.col_sum(i), lo=1.0)
+    ratio: dict[str, list[int]] = {}
+    for metric in sorted({_METRIC_OF[kind] for kind in ctx.relaxed}):
+        ratio[metric] = []
+        for i in range(k):
+            mb = boxes.m[metric][i]
+            var = model.var(mb[0], mb[1])
+            num, den = _num_den(model, metric, i)
+            _mccormick(model, num, {var: 1.0}, den, mb, _den_box(metric, i, boxes))
+            ratio[metric].append(var)
+    z = _weighted_terms(model, ratio["f1"], boxes) if "weighted_f1" in ctx.relaxed else []
+    for fig in figures:
+        if fig.kind not in RELAXED_KINDS:
+            continue
+        lo, hi = printed_interval(fig.value)
+        if fig.kind == "weighted_f1":  # sum_i R_i f_i / N in [lo, hi]
+            _ratio_rows(model, {v: 1.0 for v in z}, model.total(), (lo, hi))
+        else:  # the mean over the K classes
+            model.row({v: 1.0 for v in ratio[_METRIC_OF[fig.kind]]},
+                      lo=k * (lo - RATIO_SLACK), hi=k * (hi + RATIO_SLACK))
+
+
+def _den_box(metric: str, i: int, boxes: _Boxes) -> Interval:
+    if metric == "recall":
+        return boxes.r[i]
+    if metric == "precision":
+        return boxes.p[i]
+    return boxes.r[i][0] + boxes.p[i][0], boxes.r[i][1] + boxes.p[i][1]
+
+
+def _weighted_terms(model: _Model, f1_vars: list[int], boxes: _Boxes) -> list[int]:
+    """z_i ~ R_i * f_i through a McCormick envelope, one variable per class."""
+    out = []
+    for i, f in enumerate(f1_vars):
+        (rl, ru), (fl, fu) = boxes.r[i], boxes.m["f1"][i]
+        z = model.var(rl * fl, ru * fu)
+        _mccormick(model, {z: 1.0}, {f: 1.0}, model.row_sum(i), (fl, fu), (rl, ru))
+        out.append(z)
+    return out
+
+
+def _build(figures: list[Figure], index: dict[str, int], normal: str, ctx: _Context,
+           boxes: _Boxes | None) -> _Model:
+    model = _Model(k=ctx.k, n_max=int(ctx.n[1]))
+    model.row(model.total(), lo=ctx.n[0], hi=ctx.n[1])  # an evaluation set has at least one sample
+    for fig in figures:
+        if fig.kind not in RELAXED_KINDS:
+            _encode(model, fig, index, normal)
+    if ctx.relaxed:
+        _encode_relaxed(model, figures, ctx, boxes or _boxes(ctx))
+    return model
+
+
+# --- solving ----------------------------------------------------------------------------------------------
+
+def _solve(model: _Model) -> tuple[str, np.ndarray | None]:
+    """HiGHS (with presolve) on the model: feasible (with x), infeasible, or undecided.
+
+    Presolve stays on: without it HiGHS's branch and bound was seen to call infeasible random subsets of a
+    table made from a real matrix (whose true point satisfies every row), while with it, once known
+    denominators are encoded as equalities (see ``_mccormick``), no such subset was misjudged.
+    """
+    res = milp(np.zeros(len(model.lb)), constraints=model.constraints(), integrality=np.array(model.integer),
+               bounds=Bounds(model.lb, model.ub), options={"time_limit": TIME_LIMIT_S})
+    if res.status == 0:
+        return FEASIBLE, res.x
+    if res.status == 2:
+        return INFEASIBLE, None
+    return UNDECIDED, None  # time or iteration limit, or a numerical failure: not a proof either way
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: str
+    matrix: list[list[int]] | None = None
+
+
+def _decider(figures: list[Figure], index: dict[str, int], normal: str) -> Callable[[tuple[int, ...]], _Outcome]:
+    """A memoised decision for subsets of ``figures`` (given as sorted index tuples)."""
+    memo: dict[tuple[int, ...], _Outcome] = {}
+
+    def decide(subset: tuple[int, ...]) -> _Outcome:
+        if subset not in memo:
+            memo[subset] = _decide([figures[i] for i in subset], index, normal)
+        return memo[subset]
+
+    return decide
+
+
+def _decide(figures: list[Figure], index: dict[str, int], normal: str) -> _Outcome:
+    ctx = _context(figures, index)
+    if ctx.n[0] > ctx.n[1] or any(lo > hi for lo, hi in ctx.support):
+        return _Outcome(INFEASIBLE)  # contradictory bounds: HiGHS would reject the box itself
+    boxes = _boxes(ctx) if ctx.relaxed else None
+    if boxes is not None and _boxes_empty(boxes):
+        return _Outcome(INFEASIBLE)  # e.g. a recall figure that leaves no integer diagonal count
+    status, x = _solve(_build(figures, index, normal, ctx, boxes))
+    if status != FEASIBLE:
+        return _Outcome(status)
+    k = ctx.k
+    return _Outcome(FEASIBLE, np.rint(x[:k * k]).astype(int).reshape(k, k).tolist())
+
+
+def _boxes_empty(boxes: _Boxes) -> bool:
+    spans = [*boxes.r, *boxes.p, *boxes.c, *(s for v in boxes.m.values() for s in v)]
+    return any(lo > hi for lo, hi in spans)
+
+
+# --- conflicts --------------------------------------------------------------------------------------------
+
+Decide = Callable[[tuple[int, ...]], _Outcome]
+
+
+@dataclass
+class _Search:
+    """The state of the conflict search: what it found, and whether each finding is proven minimal."""
+
+    found: list[tuple[int, ...]] = field(default_factory=list)
+    proven: bool = True       # no undecided solve let a figure stay in a conflict
+    complete: bool = True     # the search was not cut short by its time budget
+
+
+def _deletion_filter(working: tuple[int, ...], decide: Decide,
+                     deadline: float = math.inf) -> tuple[tuple[int, ...], bool] | None:
+    """An irreducible infeasible subset of an infeasible ``working`` set, and whether every step was decided;
+    None when the deadline passes first."""
+    kept, proven = list(working), True
+    for idx in working:
+        if time.monotonic() > deadline:
+            return None
+        trial = tuple(k for k in kept if k != idx)
+        status = decide(trial).status
+        if status == INFEASIBLE:
+            kept = list(trial)
+        elif status == UNDECIDED:
+            proven = False  # keep the figure: the rest is not proven infeasible without it
+    return tuple(kept), proven
+
+
+def _conflicts(n: int, decide: Decide, max_conflicts: int, budget_s: float) -> _Search:
+    """Up to ``max_conflicts`` different minimal conflicts along one chain of exclusions; the first always,
+    the others while ``budget_s`` lasts."""
+    working = tuple(range(n))
+    first, proven = _deletion_filter(working, decide)
+    search, deadline = _Search(found=[first], proven=proven), time.monotonic() + budget_s
+    while len(search.found) < max_conflicts:
+        # drop one member of the last conflict (latest in list order first) that leaves the rest infeasible
+        for member in reversed(search.found[-1]):
+            if time.monotonic() > deadline:
+                search.complete = False
+                return search
+            trial = tuple(k for k in working if k != member)
+            if decide(trial).status == INFEASIBLE:
+                working = trial
+                break
+        else:
+            return search
+        filtered = _deletion_filter(working, decide, deadline)
+        if filtered is None:
+            search.complete = False
+            return search
+        search.proven = search.proven and filtered[1]
+        if filtered[0] not in search.found:  # cannot repeat (it lacks a member of every earlier one): a guard
+            search.found.append(filtered[0])
+    return search
+
+
+# --- exact check of a witness -----------------------------------------------------------------------------
+
+def _violated(figures: Iterable[Figure], matrix: list[list[int]], index: dict[str, int], normal: str) -> list[str]:
+    """Ids of the figures the integer matrix does not satisfy, computed in exact rational arithmetic."""
+    c = [[int(v) for v in row] for row in matrix]
+    return [fig.id for fig in figures if not _holds(fig, c, index, normal)]
+
+
+def _within(q: Fraction | int, span: Interval, slack: float = 0.0) -> bool:
+    lo, hi = span
+    return (lo == -np.inf or q >= Fraction(lo) - Fraction(slack)) and (hi == np.inf or q <= Fraction(hi) + Fraction(slack))
+
+
+def _ratio(num: int, den: int) -> Fraction:
+    return Fraction(num, den) if den else Fraction(0)  # sklearn's zero_division=0
+
+
+def _class_ratios(c: list[list[int]], metric: str) -> list[Fraction]:
+    k = len(c)
+    rows = [sum(c[i]) for i in range(k)]
+    cols = [sum(c[j][i] for j in range(k)) for i in range(k)]
+    if metric == "recall":
+        return [_ratio(c[i][i], rows[i]) for i in range(k)]
+    if metric == "precision":
+        return [_ratio(c[i][i], cols[i]) for i in range(k)]
+    return [_ratio(2 * c[i][i], rows[i] + cols[i]) for i in range(k)]
+
+
+def _holds(fig: Figure, c: list[list[int]], index: dict[str, int], normal: str) -> bool:
+    k = len(c)
+    n, t = sum(map(sum, c)), sum(c[i][i] for i in range(k))
+    kind = fig.kind
+    if kind in ("total", "errors", "support"):
+        q = n if kind == "total" else n - t if kind == "errors" else sum(c[index[fig.cls]])
+        return _within(q, _figure_span(fig))
+    if kind in ("accuracy", "error_rate"):
+        return _within(_ratio(t if kind == "accuracy" else n - t, n), printed_interval(fig.value), RATIO_SLACK)
+    if kind in ("recall", "precision", "f1"):
+        return _within(_class_ratios(c, kind)[index[fig.cls]], printed_interval(fig.value), RATIO_SLACK)
+    if kind == "f1_min":
+        return all(q >= Fraction(_f1_floor(fig)) - Fraction(RATIO_SLACK) for q in _class_ratios(c, "f1"))
+    if kind in ("cell", "cell_range"):
+        return all(_within(c[i][j], _figure_span(fig)) for i, j in _cells(fig, index, normal))
+    if kind == "block_sum":
+        return _within(sum(c[i][j] for i, j in _cells(fig, index, normal)), _figure_span(fig))
+    if kind == "cell_max":
+        s, g = index[fig.source], index[fig.target]
+        top = all(c[i][j] <= c[s][g] for i in range(k) for j in range(k) if i != j)
+        return top and (fig.value is None or _within(c[s][g], printed_interval(fig.value)))
+    if kind == "weighted_f1":
+        rows = [sum(r) for r in c]
+        return _within(_ratio(sum(r * f for r, f in zip(rows, _class_ratios(c, "f1"), strict=True)), n), printed_interval(fig.value),
+                       RATIO_SLACK)
+    return _within(sum(_class_ratios(c, _METRIC_OF[kind])) / k, printed_interval(fig.value), RATIO_SLACK)
+
+
+# --- the entry point --------------------------------------------------------------------------------------
+
+def check(figures: list[Figure], classes: list[str], normal: str, max_conflicts: int = 5,
+          time_budget_s: float = TIME_BUDGET_S) -> Result:
+    """Whether one integer confusion matrix satisfies every figure; if not, minimal conflicting sets of ids.
+
+    The first conflict is always searched to the end; further ones only while ``time_budget_s`` lasts.
+    """
+    _validate(figures, classes, normal)
+    if max_conflicts < 1:
+        raise HarnessError(f"max_conflicts must be at least 1, got {max_conflicts}.")
+    index = {name: i for i, name in enumerate(classes)}
+    decide = _decider(figures, index, normal)
+    outcome = decide(tuple(range(len(figures))))
+    relaxed = [f.id for f in figures if f.kind in RELAXED_KINDS]
+    if outcome.status == UNDECIDED:
+        return Result(False, [], None, f"Undecided: HiGHS stopped (time limit {TIME_LIMIT_S:g} s per solve, or a "
+                                       f"numerical failure) before proving the {len(figures)} figures feasible or "
+                                       "infeasible, so nothing is claimed.", decided=False)
+    if outcome.status == FEASIBLE:
+        missed = _violated(figures, outcome.matrix, index, normal)
+        return Result(True, [], outcome.matrix, _feasible_note(figures, relaxed, missed))
+    search = _conflicts(len(figures), decide, max_conflicts, time_budget_s)
+    conflicts = [[figures[i].id for i in iis] for iis in search.found]
+    return Result(False, conflicts, None, _infeasible_note(figures, relaxed, search))
+
+
+def _assumption(figures: list[Figure]) -> str:
+    predicted = any(f.kind == "macro_precision" for f in figures)
+    return ("assuming every class has support >= 1" + (" and is predicted at least once" if predicted else ""))
+
+
+def _feasible_note(figures: list[Figure], relaxed: list[str], missed: list[str]) -> str:
+    if not missed:
+        extra = (f", including the averaged figures {', '.join(relaxed)} checked exactly on it" if relaxed else "")
+        return f"Feasible: the witness confusion matrix satisfies all {len(figures)} figures exactly{extra}."
+    exact_missed = [m for m in missed if m not in relaxed]
+    if exact_missed:  # solver tolerance let a linear figure slip; say so rather than claim feasibility
+        return (f"No contradiction found, but the witness misses {', '.join(exact_missed)} when checked exactly "
+                "(solver tolerance), so feasibility is not proven.")
+    return (f"No contradiction found: the witness satisfies every exact figure, but {', '.join(missed)} were checked "
+            f"only through a McCormick relaxation ({_assumption(figures)}) and do not hold on it, so their "
+            "consistency with the rest is not proven.")
+
+
+def _infeasible_note(figures: list[Figure], relaxed: list[str], search: _Search) -> str:
+    n_conflicts = len(search.found)
+    what = (f"Infeasible: no integer confusion matrix satisfies all {len(figures)} figures; "
+            f"{n_conflicts} minimal conflicting set{'s' if n_conflicts != 1 else ''} listed")
+    if relaxed:
+        what += (f" (the averaged figures {', '.join(relaxed)} enter through a McCormick relaxation, which can only "
+                 f"miss contradictions, never invent them, {_assumption(figures)})")
+    if not search.complete:
+        what += ", the search for more stopping at its time budget"
+    if not search.proven:
+        what += ", though minimality is not proven because a solve during the search was undecided"
+    return what + "."
