@@ -24,6 +24,7 @@ Claims that follow from one printed slip share a ``finding``; the headline count
 
 from __future__ import annotations
 
+import ast
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,22 +223,15 @@ def _claim(entry: Any, findings: dict[str, Finding]) -> Claim:
 
 
 def _validate_expression(claim: Claim) -> None:
+    """The expression parses, computes over every admissible input, and gives the kind of result its check needs."""
     env = {name: printed_interval(figure) for name, figure in claim.inputs.items()}
-    parse(claim.expression or "", env)
-    result = value_range(claim.expression or "", env)
-    is_bool = _is_comparison(claim.expression or "")
-    if claim.check == "methodology" and not is_bool:
+    body = parse(claim.expression or "", env).body
+    value_range(claim.expression or "", env)  # raises on division by zero, domain errors, huge powers
+    is_condition = isinstance(body, (ast.Compare, ast.BoolOp)) or (isinstance(body, ast.UnaryOp) and isinstance(body.op, ast.Not))
+    if claim.check == "methodology" and not is_condition:
         raise HarnessError(f"a methodology expression must be a condition (a comparison), not {claim.expression!r}")
-    if claim.check == "arithmetic" and is_bool:
+    if claim.check == "arithmetic" and is_condition:
         raise HarnessError(f"an arithmetic expression must give a number, not a condition: {claim.expression!r}")
-    del result
-
-
-def _is_comparison(expression: str) -> bool:
-    import ast
-
-    body = ast.parse(expression, mode="eval").body
-    return isinstance(body, (ast.Compare, ast.BoolOp)) or (isinstance(body, ast.UnaryOp) and isinstance(body.op, ast.Not))
 
 
 def locate(claims: list[Claim], writeup: list[str]) -> list[Claim]:
