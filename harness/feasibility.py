@@ -16,24 +16,33 @@ Method
   lo*N <= T <= hi*N, with N = sum(C) and T = trace(C); recall, precision and F1 of a class likewise
   (F1 = 2 C_ii / (R_i + P_i), R_i its row sum, P_i its column sum). These kinds are exact.
 - A mean of per-class ratios (macro precision/recall/F1) or a support-weighted mean (weighted F1) is
-  not linear. Each averaged ratio m_i gets a continuous variable, tied to C by the McCormick envelope
-  of m_i * D_i = numerator_i over the box of (m_i, D_i); weighted F1 adds z_i ~ R_i * f_i the same
-  way. These kinds are *relaxations*: infeasible still proves the figures contradict each other, but
-  feasible only means that no contradiction was found, unless the witness matrix also satisfies them
-  when checked exactly (which this module does, and then says so). Averaging assumes every class has
-  support >= 1 (and, for macro precision, is predicted at least once), as the averaged ratio is
-  undefined otherwise; that assumption is part of the model whenever such a figure is.
-- The boxes are tightened cheaply: known supports and the total fix or bound R_i, per-class figures of
-  the same metric narrow m_i; when the loose model is feasible, the bounds of the denominators and
-  numerators are tightened by optimising each over the LP relaxation (bound tightening), and the
-  model is solved again with the tighter envelopes. The same procedure decides every subset, so the
-  conflicts reported are minimal with respect to it.
+  not linear, and is *relaxed*: each class's ratio is bounded by a box found by interval reasoning
+  over the same figures (its own printed figure when there is one; otherwise its numerator's box over
+  its denominator's box, from supports, the total, the error count and the other ratio figures), and
+  the printed mean must be reachable from the boxes. Macro recall over classes whose support is fixed
+  is exact (C_ii / R_i is linear then); weighted F1 becomes sum f_lo,i R_i <= hi N and
+  sum f_hi,i R_i >= lo N, linear in C. Infeasible still proves a contradiction; feasible only means
+  none was found, unless the witness matrix also satisfies the averaged figures when checked exactly
+  (this module checks, and says which). Averaging assumes every class has support >= 1 (and, for
+  macro precision, is predicted at least once), as the averaged ratio is undefined otherwise; that
+  assumption is part of the model whenever such a figure is.
+- Why not McCormick envelopes of m_i * D_i = numerator_i, which are tighter: with them, HiGHS
+  (scipy 1.17) called infeasible random subsets of a table made from a real matrix, whose true point
+  satisfies every row to 1e-9: with presolve on for some subsets, with presolve off for others. A
+  checker that invents contradictions is worse than a looser one, so the model is kept all-integer
+  over C with no continuous auxiliaries; of 600 random subsets of tables from three matrices, none
+  was then called infeasible (595 proven feasible, 5 undecided at the time limit).
+- A printed recall, precision or F1 is a window about 1e-4 wide on a ratio of counts, which only some
+  integer pairs fit; HiGHS proves most subsets feasible or infeasible in milliseconds, but a few take
+  seconds, and a solve stopped by the time limit is *undecided*: never reported as infeasible, and a
+  conflict whose minimality hinged on one says so.
 - When the figures are infeasible, a deletion filter walks them in the caller's order, drops each one
   whose removal leaves the rest infeasible, and what remains is an irreducible infeasible subset (a
-  minimal conflict). Further conflicts come from removing one member of the last conflict (the
-  latest in list order whose removal keeps the rest infeasible) and filtering again.
-- A solve that HiGHS does not finish (time limit, numerical trouble) is *undecided*: it is never
-  reported as infeasible, and a conflict whose minimality hinged on one says so.
+  minimal conflict) made of the latest figures it can be: list headline figures last. Further conflicts
+  come from removing one member of the last conflict (the latest in list order whose removal keeps
+  the rest infeasible) and filtering again, while a time budget lasts. Each subset is decided by the
+  same procedure, so conflicts are minimal with respect to it (for averaged figures: with respect to
+  the relaxation).
 """
 
 from __future__ import annotations
@@ -57,7 +66,6 @@ DEFAULT_N_MAX = 10**7           # upper bound on the total when no ``total`` fig
 TIME_LIMIT_S = 20.0             # per MILP; most K=14 solves take milliseconds, a few take seconds
 TIME_BUDGET_S = 120.0           # default budget for the search for further conflicts after the first
 RATIO_SLACK = 1e-9              # float slack on ratio bounds, so an end exactly on a printed bound stays inside
-MAX_TRIPLES = 2000              # list a class's (R_i, C_ii, P_i) when its figures leave at most this many
 _ROUND_SLACK = 1e-6             # slack when rounding LP bounds of integer quantities to integers
 
 FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
@@ -97,7 +105,7 @@ class Result:
     conflicts: list[list[str]]
     matrix: list[list[int]] | None
     note: str
-    decided: bool = True   # False when HiGHS stopped before deciding the full set (then feasible is False, conflicts [])
+    decided: bool = True   # False when HiGHS stopped before deciding the full set (feasible False, conflicts [])
 
 
 def printed_interval(text: str | int | float) -> Interval:
@@ -183,40 +191,28 @@ def _validate_cells(fig: Figure, classes: list[str]) -> None:
 
 @dataclass
 class _Model:
-    """A MILP under construction: variables with bounds, and rows lo <= expr <= hi."""
+    """A MILP under construction: the K*K integer cells C[i, j] in [0, n_max], and rows lo <= expr <= hi."""
 
     k: int
     n_max: int
-    lb: list[float] = field(default_factory=list)
-    ub: list[float] = field(default_factory=list)
-    integer: list[int] = field(default_factory=list)
     rows: list[tuple[Expr, float, float]] = field(default_factory=list)
-    _compiled: tuple[int, LinearConstraint] | None = None
 
-    def __post_init__(self) -> None:
-        for _ in range(self.k * self.k):
-            self.var(0.0, float(self.n_max), integer=True)
-
-    def var(self, lo: float, hi: float, integer: bool = False) -> int:
-        self.lb.append(lo)
-        self.ub.append(hi)
-        self.integer.append(1 if integer else 0)
-        return len(self.lb) - 1
+    @property
+    def n_vars(self) -> int:
+        return self.k * self.k  # the cells only: no auxiliary variables (see the module docstring)
 
     def row(self, expr: Expr, lo: float = -np.inf, hi: float = np.inf) -> None:
         self.rows.append((expr, lo, hi))
 
     def constraints(self) -> LinearConstraint:
-        """The rows as one sparse constraint, built once (bound tightening solves the same model many times)."""
-        if self._compiled is None or self._compiled[0] != len(self.rows):
-            data, ri, ci = [], [], []
-            for r, (expr, _, _) in enumerate(self.rows):
-                ri += [r] * len(expr)
-                ci += list(expr)
-                data += list(expr.values())
-            a = coo_array((data, (ri, ci)), shape=(len(self.rows), len(self.lb))).tocsr()
-            self._compiled = (len(self.rows), LinearConstraint(a, [r[1] for r in self.rows], [r[2] for r in self.rows]))
-        return self._compiled[1]
+        """The rows as one sparse constraint."""
+        data, ri, ci = [], [], []
+        for r, (expr, _, _) in enumerate(self.rows):
+            ri += [r] * len(expr)
+            ci += list(expr)
+            data += list(expr.values())
+        a = coo_array((data, (ri, ci)), shape=(len(self.rows), self.n_vars)).tocsr()
+        return LinearConstraint(a, [r[1] for r in self.rows], [r[2] for r in self.rows])
 
     # linear expressions over C
     def cell(self, i: int, j: int) -> Expr:
@@ -251,24 +247,6 @@ def _ratio_rows(model: _Model, num: Expr, den: Expr, span: Interval) -> None:
     model.row(_lin((1.0, num), (-hi, den)), hi=0.0)
 
 
-def _mccormick(model: _Model, prod: Expr, m: Expr, d: Expr, mb: Interval, db: Interval) -> None:
-    """The McCormick envelope of prod = m * d over m in mb, d in db (four facets plus mL*d <= prod <= mU*d)."""
-    (ml, mu), (dl, du) = mb, db
-    if dl == du:  # d is known: the product is linear and exact; the four facets would be near-parallel
-        model.row(_lin((1.0, prod), (-dl, m)), lo=0.0, hi=0.0)  # pairs that HiGHS presolve misjudges
-        return
-    if ml == mu:  # likewise when m is known
-        model.row(_lin((1.0, prod), (-ml, d)), lo=0.0, hi=0.0)
-        return
-    model.row(_lin((1.0, prod), (-ml, d), (-dl, m)), lo=-ml * dl)
-    model.row(_lin((1.0, prod), (-mu, d), (-du, m)), lo=-mu * du)
-    model.row(_lin((1.0, prod), (-mu, d), (-dl, m)), hi=-mu * dl)
-    model.row(_lin((1.0, prod), (-ml, d), (-du, m)), hi=-ml * du)
-    # valid because d >= 0; tight when d is known only loosely
-    model.row(_lin((1.0, prod), (-ml, d)), lo=0.0)
-    model.row(_lin((1.0, prod), (-mu, d)), hi=0.0)
-
-
 @dataclass
 class _Context:
     """What the figures of one subset say about the boxes: total, supports, per-class metric intervals."""
@@ -281,7 +259,6 @@ class _Context:
     need_predicted: bool                # macro precision: every class is predicted at least once
     relaxed: list[str]                  # relaxed kinds present
     e_hi: float                         # at most this many off-diagonal samples (errors, error rate, accuracy)
-    pins: list[bool]                    # the class has a figure on P_i (precision, F1, or every class's F1)
 
     def r_bounds(self, i: int) -> Interval:
         lo = max(self.support[i][0], 1.0 if self.need_support else 0.0)
@@ -298,7 +275,6 @@ def _context(figures: list[Figure], index: dict[str, int]) -> _Context:
     support = [(0.0, float(DEFAULT_N_MAX))] * k
     metric = {m: [(0.0, 1.0)] * k for m in ("precision", "recall", "f1")}
     error_share, e_hi = 1.0, np.inf  # the errors as a share of N, and as a count
-    pins = [any(f.kind == "f1_min" for f in figures)] * k
     for fig in figures:
         if fig.kind == "total":
             lo, hi = printed_interval(fig.value)
@@ -311,7 +287,6 @@ def _context(figures: list[Figure], index: dict[str, int]) -> _Context:
             i, (lo, hi) = index[fig.cls], printed_interval(fig.value)
             old = metric[fig.kind][i]
             metric[fig.kind][i] = (max(old[0], lo - RATIO_SLACK), min(old[1], hi + RATIO_SLACK))
-            pins[i] = pins[i] or fig.kind != "recall"
         elif fig.kind == "f1_min":
             lo = _f1_floor(fig)
             metric["f1"] = [(max(a, lo - RATIO_SLACK), b) for a, b in metric["f1"]]
@@ -324,7 +299,7 @@ def _context(figures: list[Figure], index: dict[str, int]) -> _Context:
     relaxed = sorted({f.kind for f in figures if f.kind in RELAXED_KINDS})
     return _Context(k=k, n=(n_lo, n_hi), support=support, metric=metric, need_support=bool(relaxed),
                     need_predicted="macro_precision" in relaxed, relaxed=relaxed,
-                    e_hi=_floor(min(e_hi, (error_share + RATIO_SLACK) * n_hi, n_hi)), pins=pins)
+                    e_hi=_floor(min(e_hi, (error_share + RATIO_SLACK) * n_hi, n_hi)))
 
 
 def _floor(x: float) -> float:
@@ -422,7 +397,7 @@ def _encode_class_ratio(model: _Model, metric: str, i: int, span: Interval) -> N
 
 @dataclass
 class _Boxes:
-    """Bounds of the quantities the relaxation multiplies: per class R_i, P_i, C_ii and each averaged ratio."""
+    """Per class: bounds of R_i, P_i, C_ii, and of its recall, precision and F1 (what the relaxation uses)."""
 
     r: list[Interval]
     p: list[Interval]
@@ -431,8 +406,7 @@ class _Boxes:
 
 
 def _boxes(ctx: _Context) -> _Boxes:
-    """The boxes of the envelopes by interval reasoning over the subset's figures (microseconds, and the
-    same reasoning for every subset, so that conflicts stay minimal with respect to one procedure).
+    """Boxes of R_i, C_ii, P_i and each class ratio, by interval reasoning over the subset's figures.
 
     R_i: its support, or what the total leaves after the other supports. C_ii: the recall figure times
     R_i, and at least R_i minus all errors. P_i: at least C_ii, at most C_ii plus all errors and at most
@@ -468,144 +442,71 @@ def _meet(a: Interval, b: Interval) -> Interval:
     return max(a[0], b[0], 0.0), min(a[1], b[1], 1.0)
 
 
-@dataclass(frozen=True)
-class _Triples:
-    """The integer (R_i, C_ii, P_i) a class's own figures allow, listed: the class is then encoded by choosing
-    one of them (binary variables), which is exact, and gives every ratio of the class as a linear expression."""
+def _mean_row(model: _Model, fig: Figure, ctx: _Context, boxes: _Boxes) -> tuple[Expr, float, float]:
+    """A macro figure as lo <= expr <= hi over C: exact for terms with a known denominator, box bounds else.
 
-    r: tuple[int, ...]
-    c: tuple[int, ...]
-    p: tuple[int, ...]
-
-    def ratios(self, metric: str) -> list[float]:
-        """The class's recall, precision or F1 at each triple (0 where undefined, as sklearn's zero_division=0)."""
-        if metric == "recall":
-            return [c / r if r else 0.0 for r, c in zip(self.r, self.c, strict=True)]
-        if metric == "precision":
-            return [c / p if p else 0.0 for c, p in zip(self.c, self.p, strict=True)]
-        return [2 * c / (r + p) if r + p else 0.0 for r, c, p in zip(self.r, self.c, self.p, strict=True)]
-
-
-def _triples(ctx: _Context, boxes: _Boxes, i: int) -> _Triples | None:
-    """The triples of class i, or None when there are more than MAX_TRIPLES (the class then stays linear).
-
-    Why: a printed precision or F1 is a window about 1e-4 wide on C/P or 2C/(R+P), so only a few integer
-    pairs fit it, and the LP relaxation cannot see which: branch and bound then searches blindly (seconds
-    to time-outs on subsets of a consistent table). Listing the pairs makes the relaxation their convex
-    hull. The ranges are rounded outwards, so a listed triple may still fail a linear row; none is missed.
+    Macro recall: a class whose support is fixed contributes C_ii / R_i exactly; any other class's ratio
+    contributes only its box, moved to the bounds. Macro precision and F1 have P_i in their denominators,
+    which no figure fixes, so they are boxes throughout (expr is empty): the mean of the boxes must meet
+    the printed interval.
     """
-    (r_lo, r_hi), (p_box_lo, p_box_hi) = boxes.r[i], boxes.p[i]
-    if r_hi - r_lo + 1 > MAX_TRIPLES:
-        return None
-    (rl, rh), (pl, ph), (fl, fh) = ctx.metric["recall"][i], ctx.metric["precision"][i], ctx.metric["f1"][i]
-    out: tuple[list[int], list[int], list[int]] = ([], [], [])
-    for r in range(int(r_lo), int(r_hi) + 1):
-        c_lo, c_hi = max(0.0, boxes.c[i][0], r - ctx.e_hi, _ceil(rl * r)), min(boxes.c[i][1], r, _floor(rh * r))
-        for c in range(int(c_lo), int(c_hi) + 1):
-            p_lo, p_hi = max(p_box_lo, c), min(p_box_hi, c + ctx.e_hi)
-            if c > 0:  # C/P in [pl, ph] and 2C/(R+P) in [fl, fh]
-                p_lo = max(p_lo, _ceil(c / ph) if ph > 0 else np.inf, _ceil(2 * c / fh - r) if fh > 0 else np.inf)
-                p_hi = min(p_hi, _floor(c / pl) if pl > 0 else np.inf, _floor(2 * c / fl - r) if fl > 0 else np.inf)
-            elif pl > 0 or fl > 0:
-                continue  # a zero diagonal makes both ratios 0
-            if p_hi - p_lo + 1 > MAX_TRIPLES - len(out[0]):
-                return None
-            for p in range(int(p_lo), int(p_hi) + 1):
-                out[0].append(r)
-                out[1].append(c)
-                out[2].append(p)
-    return _Triples(r=tuple(out[0]), c=tuple(out[1]), p=tuple(out[2]))
+    lo, hi = printed_interval(fig.value)
+    k, metric = ctx.k, _METRIC_OF[fig.kind]
+    fixed = [i for i in range(k) if metric == "recall" and boxes.r[i][0] == boxes.r[i][1] > 0]
+    expr = _lin(*((1.0 / boxes.r[i][0], model.cell(i, i)) for i in fixed))
+    rest = [boxes.m[metric][i] for i in range(k) if i not in fixed]
+    return (expr, k * (lo - RATIO_SLACK) - sum(b[1] for b in rest), k * (hi + RATIO_SLACK) - sum(b[0] for b in rest))
 
 
-def _list_triples(ctx: _Context, boxes: _Boxes) -> list[_Triples | None]:
-    """Triples for the classes whose P_i a figure constrains, or whose ratios are averaged; None elsewhere."""
-    return [_triples(ctx, boxes, i) if ctx.pins[i] or ctx.relaxed else None for i in range(ctx.k)]
+def _weighted_rows(model: _Model, fig: Figure, boxes: _Boxes) -> None:
+    """Weighted F1 = sum_i R_i f_i / N, each f_i in its box: sum f_lo R_i <= hi N and sum f_hi R_i >= lo N."""
+    lo, hi = printed_interval(fig.value)
+    n = model.total()
+    high = _lin(*((fu, model.row_sum(i)) for i, (_, fu) in enumerate(boxes.m["f1"])))
+    low = _lin(*((fl, model.row_sum(i)) for i, (fl, _) in enumerate(boxes.m["f1"])))
+    model.row(_lin((1.0, high), (-(lo - RATIO_SLACK), n)), lo=0.0)
+    model.row(_lin((1.0, low), (-(hi + RATIO_SLACK), n)), hi=0.0)
 
 
-def _encode_triples(model: _Model, i: int, t: _Triples) -> dict[int, float]:
-    """Choose one triple of class i: binaries summing to one, tied to R_i, C_ii and P_i; returns the binaries."""
-    lam = [model.var(0.0, 1.0, integer=True) for _ in t.c]
-    model.row({v: 1.0 for v in lam}, lo=1.0, hi=1.0)
-    ties = [(model.cell(i, i), t.c), (model.col_sum(i), t.p)]
-    if len(set(t.r)) > 1:  # a support figure fixes R_i already when there is one value
-        ties.append((model.row_sum(i), t.r))
-    for expr, values in ties:
-        model.row(_lin((1.0, expr), *((-float(v), {b: 1.0}) for v, b in zip(values, lam, strict=True))), lo=0.0, hi=0.0)
-    return dict(enumerate(lam))
-
-
-def _encode_relaxed(model: _Model, figures: list[Figure], ctx: _Context, boxes: _Boxes) -> None:
-    """Ratio variables tied to C by McCormick envelopes, and the averaged figures over them."""
-    k = ctx.k
+def _encode_averaged(model: _Model, figures: list[Figure], ctx: _Context, boxes: _Boxes) -> bool:
+    """Rows of the averaged figures, and the assumptions they rest on; False when one cannot hold at all."""
     if ctx.need_support:
-        for i in range(k):
+        for i in range(ctx.k):
             model.row(model.row_sum(i), lo=1.0)
     if ctx.need_predicted:
-        for i in range(k):
+        for i in range(ctx.k):
             model.row(model.col_sum(i), lo=1.0)
-    ratio: dict[str, list[int]] = {}
-    for metric in sorted({_METRIC_OF[kind] for kind in ctx.relaxed}):
-        ratio[metric] = []
-        for i in range(k):
-            mb = boxes.m[metric][i]
-            var = model.var(mb[0], mb[1])
-            num, den = _num_den(model, metric, i)
-            _mccormick(model, num, {var: 1.0}, den, mb, _den_box(metric, i, boxes))
-            ratio[metric].append(var)
-    z = _weighted_terms(model, ratio["f1"], boxes) if "weighted_f1" in ctx.relaxed else []
     for fig in figures:
-        if fig.kind not in RELAXED_KINDS:
-            continue
-        lo, hi = printed_interval(fig.value)
-        if fig.kind == "weighted_f1":  # sum_i R_i f_i / N in [lo, hi]
-            _ratio_rows(model, {v: 1.0 for v in z}, model.total(), (lo, hi))
-        else:  # the mean over the K classes
-            model.row({v: 1.0 for v in ratio[_METRIC_OF[fig.kind]]},
-                      lo=k * (lo - RATIO_SLACK), hi=k * (hi + RATIO_SLACK))
-
-
-def _den_box(metric: str, i: int, boxes: _Boxes) -> Interval:
-    if metric == "recall":
-        return boxes.r[i]
-    if metric == "precision":
-        return boxes.p[i]
-    return boxes.r[i][0] + boxes.p[i][0], boxes.r[i][1] + boxes.p[i][1]
-
-
-def _weighted_terms(model: _Model, f1_vars: list[int], boxes: _Boxes) -> list[int]:
-    """z_i ~ R_i * f_i through a McCormick envelope, one variable per class."""
-    out = []
-    for i, f in enumerate(f1_vars):
-        (rl, ru), (fl, fu) = boxes.r[i], boxes.m["f1"][i]
-        z = model.var(rl * fl, ru * fu)
-        _mccormick(model, {z: 1.0}, {f: 1.0}, model.row_sum(i), (fl, fu), (rl, ru))
-        out.append(z)
-    return out
+        if fig.kind == "weighted_f1":
+            _weighted_rows(model, fig, boxes)
+        elif fig.kind in RELAXED_KINDS:
+            expr, lo, hi = _mean_row(model, fig, ctx, boxes)
+            if expr:
+                model.row(expr, lo=lo, hi=hi)
+            elif lo > 0.0 or hi < 0.0:  # the boxes alone cannot average to the printed figure
+                return False
+    return True
 
 
 def _build(figures: list[Figure], index: dict[str, int], normal: str, ctx: _Context,
-           boxes: _Boxes | None) -> _Model:
+           boxes: _Boxes) -> _Model | None:
+    """The model of a subset, or None when its averaged figures fail on the boxes alone."""
     model = _Model(k=ctx.k, n_max=int(ctx.n[1]))
     model.row(model.total(), lo=ctx.n[0], hi=ctx.n[1])  # an evaluation set has at least one sample
     for fig in figures:
         if fig.kind not in RELAXED_KINDS:
             _encode(model, fig, index, normal)
-    if ctx.relaxed:
-        _encode_relaxed(model, figures, ctx, boxes or _boxes(ctx))
+    if ctx.relaxed and not _encode_averaged(model, figures, ctx, boxes):
+        return None
     return model
 
 
 # --- solving ----------------------------------------------------------------------------------------------
 
 def _solve(model: _Model) -> tuple[str, np.ndarray | None]:
-    """HiGHS (with presolve) on the model: feasible (with x), infeasible, or undecided.
-
-    Presolve stays on: without it HiGHS's branch and bound was seen to call infeasible random subsets of a
-    table made from a real matrix (whose true point satisfies every row), while with it, once known
-    denominators are encoded as equalities (see ``_mccormick``), no such subset was misjudged.
-    """
-    res = milp(np.zeros(len(model.lb)), constraints=model.constraints(), integrality=np.array(model.integer),
-               bounds=Bounds(model.lb, model.ub), options={"time_limit": TIME_LIMIT_S})
+    """HiGHS (with presolve) on the model: feasible (with x), infeasible, or undecided."""
+    res = milp(np.zeros(model.n_vars), constraints=model.constraints(), integrality=np.ones(model.n_vars),
+               bounds=Bounds(0.0, float(model.n_max)), options={"time_limit": TIME_LIMIT_S})
     if res.status == 0:
         return FEASIBLE, res.x
     if res.status == 2:
@@ -635,10 +536,13 @@ def _decide(figures: list[Figure], index: dict[str, int], normal: str) -> _Outco
     ctx = _context(figures, index)
     if ctx.n[0] > ctx.n[1] or any(lo > hi for lo, hi in ctx.support):
         return _Outcome(INFEASIBLE)  # contradictory bounds: HiGHS would reject the box itself
-    boxes = _boxes(ctx) if ctx.relaxed else None
-    if boxes is not None and _boxes_empty(boxes):
+    boxes = _boxes(ctx)
+    if _boxes_empty(boxes):
         return _Outcome(INFEASIBLE)  # e.g. a recall figure that leaves no integer diagonal count
-    status, x = _solve(_build(figures, index, normal, ctx, boxes))
+    model = _build(figures, index, normal, ctx, boxes)
+    if model is None:
+        return _Outcome(INFEASIBLE)
+    status, x = _solve(model)
     if status != FEASIBLE:
         return _Outcome(status)
     k = ctx.k
@@ -667,7 +571,13 @@ class _Search:
 def _deletion_filter(working: tuple[int, ...], decide: Decide,
                      deadline: float = math.inf) -> tuple[tuple[int, ...], bool] | None:
     """An irreducible infeasible subset of an infeasible ``working`` set, and whether every step was decided;
-    None when the deadline passes first."""
+    None when the deadline passes first.
+
+    The walk goes in the caller's order, so the conflict keeps the latest figures it can: list headline
+    figures (total, accuracy, errors) last. Listed first, the total is dropped first, and a 7-error slip
+    in the error count comes out as a 36-figure integer-level conflict among supports and per-class
+    figures, at about 10 s a solve, rather than as {total, accuracy, errors} in milliseconds.
+    """
     kept, proven = list(working), True
     for idx in working:
         if time.monotonic() > deadline:
@@ -719,7 +629,8 @@ def _violated(figures: Iterable[Figure], matrix: list[list[int]], index: dict[st
 
 def _within(q: Fraction | int, span: Interval, slack: float = 0.0) -> bool:
     lo, hi = span
-    return (lo == -np.inf or q >= Fraction(lo) - Fraction(slack)) and (hi == np.inf or q <= Fraction(hi) + Fraction(slack))
+    above = lo == -np.inf or q >= Fraction(lo) - Fraction(slack)
+    return above and (hi == np.inf or q <= Fraction(hi) + Fraction(slack))
 
 
 def _ratio(num: int, den: int) -> Fraction:
@@ -759,9 +670,8 @@ def _holds(fig: Figure, c: list[list[int]], index: dict[str, int], normal: str) 
         top = all(c[i][j] <= c[s][g] for i in range(k) for j in range(k) if i != j)
         return top and (fig.value is None or _within(c[s][g], printed_interval(fig.value)))
     if kind == "weighted_f1":
-        rows = [sum(r) for r in c]
-        return _within(_ratio(sum(r * f for r, f in zip(rows, _class_ratios(c, "f1"), strict=True)), n), printed_interval(fig.value),
-                       RATIO_SLACK)
+        weighted = sum(sum(row) * f for row, f in zip(c, _class_ratios(c, "f1"), strict=True))
+        return _within(weighted / n if n else Fraction(0), printed_interval(fig.value), RATIO_SLACK)
     return _within(sum(_class_ratios(c, _METRIC_OF[kind])) / k, printed_interval(fig.value), RATIO_SLACK)
 
 
@@ -788,13 +698,16 @@ def check(figures: list[Figure], classes: list[str], normal: str, max_conflicts:
         missed = _violated(figures, outcome.matrix, index, normal)
         return Result(True, [], outcome.matrix, _feasible_note(figures, relaxed, missed))
     search = _conflicts(len(figures), decide, max_conflicts, time_budget_s)
+    # in the order found, not by size: the first is searched to the end on any machine, while the later
+    # ones depend on the time budget, so conflicts[0] must not depend on them (the verdict gate holds it)
     conflicts = [[figures[i].id for i in iis] for iis in search.found]
-    return Result(False, conflicts, None, _infeasible_note(figures, relaxed, search))
+    return Result(False, conflicts, None, _infeasible_note(figures, relaxed, conflicts, search))
 
 
-def _assumption(figures: list[Figure]) -> str:
-    predicted = any(f.kind == "macro_precision" for f in figures)
-    return ("assuming every class has support >= 1" + (" and is predicted at least once" if predicted else ""))
+def _assumption(figures: list[Figure], ids: list[str]) -> str:
+    """The assumption the averaged figures among ``ids`` add: supports >= 1, and predictions for macro precision."""
+    predicted = any(f.kind == "macro_precision" and f.id in ids for f in figures)
+    return "the assumption that every class has support >= 1" + (" and is predicted at least once" if predicted else "")
 
 
 def _feasible_note(figures: list[Figure], relaxed: list[str], missed: list[str]) -> str:
@@ -805,18 +718,20 @@ def _feasible_note(figures: list[Figure], relaxed: list[str], missed: list[str])
     if exact_missed:  # solver tolerance let a linear figure slip; say so rather than claim feasibility
         return (f"No contradiction found, but the witness misses {', '.join(exact_missed)} when checked exactly "
                 "(solver tolerance), so feasibility is not proven.")
-    return (f"No contradiction found: the witness satisfies every exact figure, but {', '.join(missed)} were checked "
-            f"only through a McCormick relaxation ({_assumption(figures)}) and do not hold on it, so their "
-            "consistency with the rest is not proven.")
+    return (f"No contradiction found: the witness satisfies every exact figure, but {', '.join(missed)} were "
+            f"checked only through interval bounds on the per-class ratios (under {_assumption(figures, missed)}) "
+            "and do not hold on it, so their consistency with the rest is not proven.")
 
 
-def _infeasible_note(figures: list[Figure], relaxed: list[str], search: _Search) -> str:
-    n_conflicts = len(search.found)
+def _infeasible_note(figures: list[Figure], relaxed: list[str], conflicts: list[list[str]], search: _Search) -> str:
+    n_conflicts = len(conflicts)
     what = (f"Infeasible: no integer confusion matrix satisfies all {len(figures)} figures; "
             f"{n_conflicts} minimal conflicting set{'s' if n_conflicts != 1 else ''} listed")
     if relaxed:
-        what += (f" (the averaged figures {', '.join(relaxed)} enter through a McCormick relaxation, which can only "
-                 f"miss contradictions, never invent them, {_assumption(figures)})")
+        named = [r for r in relaxed if any(r in conflict for conflict in conflicts)]
+        what += (f" (the averaged figures {', '.join(relaxed)} enter through a relaxation, interval bounds on the "
+                 "per-class ratios, which can only miss contradictions, never invent them")
+        what += f"; conflicts naming {', '.join(named)} rest on {_assumption(figures, named)})" if named else ")"
     if not search.complete:
         what += ", the search for more stopping at its time budget"
     if not search.proven:
