@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import yaml
 
+from harness.coverage import lines_of
 from harness.errors import HarnessError
 from harness.intervals import Interval, parse, printed_interval, value_range
 
@@ -241,14 +242,13 @@ def locate(claims: list[Claim], writeup: list[str]) -> list[Claim]:
 
     out = []
     for claim in claims:
-        first = claim.source.splitlines()[0].strip()
-        lines = [i + 1 for i, text in enumerate(writeup) if first in text]
+        lines = lines_of(claim.source, writeup)
         if not lines:
-            raise HarnessError(f"claim {claim.id}: its source {first!r} is not in the write-up")
+            raise HarnessError(f"claim {claim.id}: its source {claim.source.splitlines()[0].strip()!r} is not in the write-up")
         if claim.line is not None and claim.line not in lines:
             raise HarnessError(f"claim {claim.id}: its source is not on line {claim.line} (found on {lines})")
         for quote in claim.also:
-            if not any(quote.strip() in text for text in writeup):
+            if not lines_of(quote, writeup):
                 raise HarnessError(f"claim {claim.id}: its `also` quote {quote!r} is not in the write-up")
         out.append(replace(claim, line=claim.line or lines[0]))
     return out
@@ -258,7 +258,7 @@ def covered_lines(claims: list[Claim], writeup: list[str]) -> dict[int, list[str
     """Write-up line -> the ids of the claims that quote it (``source`` on its line, and every ``also`` quote)."""
     out: dict[int, list[str]] = {}
     for claim in claims:
-        lines = {claim.line} | {i + 1 for q in claim.also for i, text in enumerate(writeup) if q.strip() in text}
+        lines = {claim.line} | {line for quote in claim.also for line in lines_of(quote, writeup)}
         for line in sorted(x for x in lines if x):
             out.setdefault(line, []).append(claim.id)
     return out

@@ -46,12 +46,13 @@ def joint_feasibility(section: dict[str, Any] | None, classes: list[str], writeu
         return {}
     from harness.feasibility import Figure
 
-    figures, lines = [], {}
+    figures, lines, first_line = [], {}, {}
     for i, entry in enumerate(section.get("figures") or []):
         quote = entry.get("quote", "")
         found = lines_of(quote, writeup) if quote else []
         if quote and not found:
             raise HarnessError(f"feasibility.figures[{i}] ({entry.get('id')}): quote {quote!r} is not in the write-up")
+        first_line[entry["id"]] = found[0] if found else None
         for line in found[:1]:
             lines.setdefault(line, []).append(f"joint:{entry['id']}")
         for extra in entry.get("also") or []:
@@ -63,7 +64,7 @@ def joint_feasibility(section: dict[str, Any] | None, classes: list[str], writeu
     by_id = {f.id: f for f in figures}
     return {"feasible": result.feasible if result.decided else None, "note": result.note, "evaluation_set": section.get("evaluation_set", ""),
             "assumptions": section.get("assumptions") or [],
-            "conflicts": [[{"id": i, "quote": by_id[i].quote, "line": (lines_of(by_id[i].quote, writeup) or [None])[0]}
+            "conflicts": [[{"id": i, "quote": by_id[i].quote, "line": first_line[i]}
                            for i in conflict] for conflict in result.conflicts],
             "figures": len(figures), "lines": lines}
 
