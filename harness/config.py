@@ -101,7 +101,7 @@ def _fail(key: str, value: Any, problem: str) -> ConfigError:
     return ConfigError(f"params.yaml: {key} = {_describe(value)} {problem}")
 
 
-def _coerce(tp: Any, value: Any, key: str) -> Any:
+def _coerce(tp: Any, value: Any, key: str) -> Any:  # noqa: C901 -- one branch per kind of annotation the schemas use
     """Check ``value`` against the annotation ``tp``; return it (lists become tuples)."""
     origin = typing.get_origin(tp)
     if value == "???":

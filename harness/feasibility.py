@@ -333,7 +333,7 @@ def _cells(fig: Figure, index: dict[str, int], normal: str) -> list[tuple[int, i
             if i != j]
 
 
-def _encode(model: _Model, fig: Figure, index: dict[str, int], normal: str) -> None:
+def _encode(model: _Model, fig: Figure, index: dict[str, int], normal: str) -> None:  # noqa: C901 -- one branch per kind of printed figure
     """Add the rows of one exact (linear) figure."""
     n, t = model.total(), model.trace()
     kind = fig.kind

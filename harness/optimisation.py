@@ -4,6 +4,7 @@ times this same step (harness.bench)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from contextlib import nullcontext
 
@@ -16,6 +17,8 @@ from harness.config import TrainConfig
 from harness.distributed import SINGLE, Ranks, sum_across
 from harness.errors import ConfigError
 from harness.precision import Precision, move
+
+log = logging.getLogger("harness")
 
 
 class StepRunner:
@@ -120,3 +123,23 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.max_lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, pct_start=pct_start,
         anneal_strategy="cos", div_factor=cfg.div_factor, final_div_factor=cfg.final_div_factor)
+
+
+# --------------------------------------------------------------------------- progressive unfreezing
+def frozen_epochs(model: nn.Module, cfg: TrainConfig) -> int:
+    """Epochs progressive unfreezing keeps the backbone frozen: ``unfreeze_after_epochs`` for a pretrained
+    backbone, none for a randomly initialised one (there is nothing learnt to protect, and a frozen random
+    backbone only slows training)."""
+    if not getattr(model, "pretrained_backbone", False):
+        if cfg.unfreeze_after_epochs and getattr(model, "backbone", None) is not None:
+            log.info("train.unfreeze_after_epochs = %d ignored: the backbone is randomly initialised "
+                     "(no model.*.pretrained_weights), so it trains from the first epoch", cfg.unfreeze_after_epochs)
+        return 0
+    return cfg.unfreeze_after_epochs
+
+
+def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
+    """Freeze or unfreeze the backbone (StepRunner keeps a frozen one in eval mode)."""
+    backbone = getattr(model, "backbone", None)
+    if backbone is not None:
+        backbone.requires_grad_(trainable)

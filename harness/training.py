@@ -32,7 +32,7 @@ import logging
 import math
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,14 @@ from harness.data.dataset import SAMPLER_POWER, ClipDataset, SeededSampler, inve
 from harness.distributed import SINGLE, Ranks, barrier, broadcast, gather, sync_buffers
 from harness.inference import classification_scores, predict_gathered, shard
 from harness.loaders import eval_loader, make_loader
-from harness.optimisation import StepRunner, batches_per_epoch, make_optimizer, make_scheduler
+from harness.optimisation import (
+    StepRunner,
+    batches_per_epoch,
+    frozen_epochs,
+    make_optimizer,
+    make_scheduler,
+    set_backbone_trainable,
+)
 from harness.precision import resolve_precision
 
 log = logging.getLogger("harness")
@@ -79,25 +86,6 @@ class RunSpec:
     run_fingerprint: str  # settings and data (harness.training.fingerprint)
     code_hash: str  # the code the run's entry point runs (harness.sources.code_hash)
     ranks: Ranks = SINGLE
-
-
-def frozen_epochs(model: nn.Module, cfg: TrainConfig) -> int:
-    """Epochs progressive unfreezing keeps the backbone frozen: ``unfreeze_after_epochs`` for a pretrained
-    backbone, none for a randomly initialised one (there is nothing learnt to protect, and a frozen random
-    backbone only slows training)."""
-    if not getattr(model, "pretrained_backbone", False):
-        if cfg.unfreeze_after_epochs and getattr(model, "backbone", None) is not None:
-            log.info("train.unfreeze_after_epochs = %d ignored: the backbone is randomly initialised "
-                     "(no model.*.pretrained_weights), so it trains from the first epoch", cfg.unfreeze_after_epochs)
-        return 0
-    return cfg.unfreeze_after_epochs
-
-
-def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
-    """Freeze or unfreeze the backbone (StepRunner keeps a frozen one in eval mode)."""
-    backbone = getattr(model, "backbone", None)
-    if backbone is not None:
-        backbone.requires_grad_(trainable)
 
 
 def _wrap(model: nn.Module, ranks: Ranks, device: torch.device) -> nn.Module:
@@ -130,13 +118,46 @@ def _log_epoch(live, record: dict[str, float]) -> None:
     live.next_step()
 
 
-def train_model(spec: RunSpec) -> dict[str, Any]:
-    """Train ``spec.model``; returns the run's summary. Checkpoints and dvclive files go to spec.out_dir
-    (written by rank 0 alone when data parallel)."""
+@dataclass
+class TrainState:
+    """What the loop carries from epoch to epoch; saved in every checkpoint (under these keys) and resumed."""
+
+    epoch: int = 0
+    best_score: float = -1.0
+    best_epoch: int = 0
+    stale: int = 0  # epochs since the monitored score last improved
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def patience_spent(self, cfg: TrainConfig) -> bool:
+        return self.stale >= cfg.early_stopping_patience
+
+
+@dataclass
+class Trainer:
+    """The objects one run trains with, built once from its RunSpec."""
+
+    spec: RunSpec
+    runner: StepRunner
+    precision: Any
+    sampler: SeededSampler
+    train_loader: Any
+    val_loader: Any
+    n_batches: int
+    steps_per_epoch: int
+    input_size: int
+    frozen_for: int
+    ckpt_dir: Path
+
+    @property
+    def main(self) -> bool:
+        return self.spec.ranks.is_main
+
+
+def build(spec: RunSpec) -> Trainer:
+    """Model on its device, datasets, sampler, loaders, optimizer, schedule and step runner."""
     cfg, device, model, ranks = spec.train, spec.device, spec.model, spec.ranks
-    main = ranks.is_main
     ckpt_dir = spec.out_dir / "checkpoints"
-    if main:
+    if ranks.is_main:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
     model.to(device)
     if cfg.channels_last:
@@ -146,153 +167,180 @@ def train_model(spec: RunSpec) -> dict[str, Any]:
     steps_per_epoch = n_batches // cfg.accumulation_steps
     input_size = cfg.input_size or spec.image_size
 
+    common = {"input_size": input_size, "cache_frames": cfg.cache_frames, "augment_per_frame": cfg.augment_per_frame}
     train_set = ClipDataset(spec.paths, spec.train_windows, spec.window_cfg, spec.image_size, labels=spec.train_labels,
-                            augment=cfg.augment, with_future=True, input_size=input_size,
-                            cache_frames=cfg.cache_frames, augment_per_frame=cfg.augment_per_frame)
+                            augment=cfg.augment, with_future=True, **common)
     val_set = ClipDataset(spec.paths, spec.val_windows, spec.window_cfg, spec.image_size, labels=spec.val_labels,
-                          augment=cfg.augment if cfg.validation_augment else "none", with_future=False,
-                          input_size=input_size, cache_frames=cfg.cache_frames, augment_per_frame=cfg.augment_per_frame)
+                          augment=cfg.augment if cfg.validation_augment else "none", with_future=False, **common)
     weights = (inverse_frequency_weights(spec.train_labels, spec.n_classes, SAMPLER_POWER[cfg.sampler])
                if cfg.sampler != "uniform" else None)
     sampler = SeededSampler(weights, n_batches * cfg.batch_size * ranks.world_size, spec.seed, rank=ranks.rank,
                             world_size=ranks.world_size, size=len(train_set))
-    train_loader = make_loader(train_set, cfg, device, cfg.batch_size, sampler)
-    val_loader = eval_loader(shard(val_set, ranks), cfg, device, spec.seed)  # built once: workers persist
-
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg, steps_per_epoch)
-    runner = StepRunner(model, spec.loss_fn, optimizer, scheduler, precision, cfg.accumulation_steps, cfg.grad_clip,
-                        device, ranks)
+    return Trainer(
+        spec=spec,
+        runner=StepRunner(model, spec.loss_fn, optimizer, scheduler, precision, cfg.accumulation_steps, cfg.grad_clip,
+                          device, ranks),
+        precision=precision, sampler=sampler,
+        train_loader=make_loader(train_set, cfg, device, cfg.batch_size, sampler),
+        val_loader=eval_loader(shard(val_set, ranks), cfg, device, spec.seed),  # built once: workers persist
+        n_batches=n_batches, steps_per_epoch=steps_per_epoch, input_size=input_size,
+        frozen_for=frozen_epochs(model, cfg), ckpt_dir=ckpt_dir,
+    )
 
-    state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "stale": 0, "history": []}
-    frozen_for = frozen_epochs(model, cfg)
-    last = ckpt_dir / "last.pt"
-    resumed_from = None
+
+def resume(t: Trainer) -> tuple[TrainState, int | None]:
+    """The state to start from: last.pt's when it was written by this run's code, settings and data (the
+    model, optimizer, schedule, scaler and RNG states are restored too); a fresh one otherwise, after
+    deleting a stale checkpoint folder. Also returns the epoch resumed after (None when starting fresh)."""
+    spec, ranks, runner = t.spec, t.spec.ranks, t.runner
+    last = t.ckpt_dir / "last.pt"
     # on the CPU: RNG states must stay CPU byte tensors; load_state_dict moves the rest to the model's device
     checkpoint = load_checkpoint(last, map_location="cpu") if last.exists() else None
     barrier(ranks)  # every rank has read last.pt before rank 0 may delete it
-    stale = checkpoint is not None and stale_checkpoint(checkpoint, spec)
+    if checkpoint is None:
+        return TrainState(), None
+    stale = stale_checkpoint(checkpoint, spec)
     if stale:
         log.info("not resuming %s: %s; training from scratch", last, stale)
-        if main:
-            shutil.rmtree(ckpt_dir)
-            ckpt_dir.mkdir(parents=True)
-    elif checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        runner.scaler.load_state_dict(checkpoint["scaler"])
-        torch.set_rng_state(checkpoint["rng_cpu"][ranks.rank])
-        if device.type == "cuda" and checkpoint.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(checkpoint["rng_cuda"][ranks.rank], device)
-        state = {k: checkpoint[k] for k in state}
-        resumed_from = state["epoch"]
-        log.info("resuming from %s after epoch %d", last, state["epoch"])
-    del checkpoint
-    live = _live(spec.out_dir, state["history"]) if main else None
+        if ranks.is_main:
+            shutil.rmtree(t.ckpt_dir)
+            t.ckpt_dir.mkdir(parents=True)
+        return TrainState(), None
+    spec.model.load_state_dict(checkpoint["model"])
+    runner.optimizer.load_state_dict(checkpoint["optimizer"])
+    runner.scheduler.load_state_dict(checkpoint["scheduler"])
+    runner.scaler.load_state_dict(checkpoint["scaler"])
+    torch.set_rng_state(checkpoint["rng_cpu"][ranks.rank])
+    if spec.device.type == "cuda" and checkpoint.get("rng_cuda") is not None:
+        torch.cuda.set_rng_state(checkpoint["rng_cuda"][ranks.rank], spec.device)
+    state = TrainState(**{f.name: checkpoint[f.name] for f in fields(TrainState)})
+    log.info("resuming from %s after epoch %d", last, state.epoch)
+    return state, state.epoch
 
-    stop_reason = "epochs"
-    if state["stale"] >= cfg.early_stopping_patience:
-        stop_reason = "early_stopping"
+
+def run_epoch(t: Trainer, epoch: int) -> dict[str, Any]:
+    """One epoch of training, then validation on every rank; the epoch's raw results and timings."""
+    spec, cfg = t.spec, t.spec.train
+    t.sampler.set_epoch(epoch)
+    t0 = time.perf_counter()
+    with tqdm(total=t.n_batches, desc=f"{spec.out_dir.name} epoch {epoch}/{cfg.epochs}", unit="batch",
+              leave=False, disable=not t.main) as bar:
+        train_stats = t.runner.run(t.train_loader, bar)
+    t1 = time.perf_counter()
+    sync_buffers(spec.ranks, spec.model)  # BatchNorm statistics: every rank scores rank 0's model, the one saved
+    val = predict_gathered(spec.model, t.val_loader, t.precision, spec.device, spec.ranks)
+    t2 = time.perf_counter()
+    return {"train_stats": train_stats, "val": val, "seconds/train": t1 - t0, "seconds/val": t2 - t1}
+
+
+def end_of_epoch(t: Trainer, state: TrainState, epoch: int, result: dict[str, Any], rng: dict[str, Any]) -> dict[str, float]:
+    """Rank 0's bookkeeping after an epoch: score validation, update ``state`` (best score, patience), write the
+    best / periodic / last checkpoints. Returns the epoch's record (also appended to the state's history)."""
+    spec, cfg, runner = t.spec, t.spec.train, t.runner
+    stats = result["train_stats"]
+    val_scores = classification_scores(result["val"]["labels"], result["val"]["probs"], spec.n_classes)
+    record = {
+        "epoch": epoch,
+        **{f"train/{k}": v for k, v in stats.items() if k != "optimizer_steps"},
+        "val/accuracy": val_scores["accuracy"],
+        "val/macro_f1": val_scores["macro_f1"],
+        "val/weighted_f1": val_scores["weighted_f1"],
+        "lr": runner.scheduler.get_last_lr()[0],
+        "grad_norm": stats["grad_norm"],
+        "backbone_trainable": float(epoch > t.frozen_for),
+        "seconds/train": result["seconds/train"],
+        "seconds/val": result["seconds/val"],
+    }
+    state.history.append(record)
+    score = val_scores[cfg.monitor]
+    improved = score > state.best_score
+    if improved:
+        state.best_score, state.best_epoch, state.stale = score, epoch, 0
+    else:
+        state.stale += 1
+    state.epoch = epoch
+    written_by = {"fingerprint": spec.run_fingerprint, "code_hash": spec.code_hash}
+    checkpoint = {
+        "model": spec.model.state_dict(),
+        "optimizer": runner.optimizer.state_dict(),
+        "scheduler": runner.scheduler.state_dict(),
+        "scaler": runner.scaler.state_dict(),
+        **rng,
+        **written_by,
+        "world_size": spec.ranks.world_size,
+        **asdict(state),
+    }
+    if improved:
+        save_checkpoint(t.ckpt_dir / "best.pt", {"model": spec.model.state_dict(), "epoch": epoch,
+                                                 f"val_{cfg.monitor}": score, **written_by})
+    if epoch % cfg.checkpoint_every == 0:
+        save_checkpoint(t.ckpt_dir / f"epoch_{epoch:03d}.pt", checkpoint)
+    save_checkpoint(t.ckpt_dir / "last.pt", checkpoint)
+    log.info("epoch %d: loss %.4f, train acc %.3f, val acc %.3f, val macro-F1 %.3f%s (%.1f s)",
+             epoch, stats["loss/total"], stats["accuracy"], val_scores["accuracy"], val_scores["macro_f1"],
+             " *" if improved else "", result["seconds/train"] + result["seconds/val"])
+    return record
+
+
+def train_model(spec: RunSpec) -> dict[str, Any]:
+    """Train ``spec.model``; returns the run's summary. Checkpoints and dvclive files go to spec.out_dir
+    (written by rank 0 alone when data parallel)."""
+    t = build(spec)
+    cfg, ranks, model = spec.train, spec.ranks, spec.model
+    state, resumed_from = resume(t)
+    live = _live(spec.out_dir, state.history) if t.main else None
     started = time.perf_counter()
-    epoch = state["epoch"]
     wrapped_for = None  # the trainability DDP was last built for
-    while epoch < cfg.epochs and stop_reason == "epochs":
-        epoch += 1
-        trainable = epoch > frozen_for
+    while state.epoch < cfg.epochs and not state.patience_spent(cfg):
+        epoch = state.epoch + 1
+        trainable = epoch > t.frozen_for
         set_backbone_trainable(model, trainable)
         if wrapped_for != trainable:
-            runner.model, wrapped_for = _wrap(model, ranks, device), trainable
-        sampler.set_epoch(epoch)
-        t0 = time.perf_counter()
-        with tqdm(total=n_batches, desc=f"{spec.out_dir.name} epoch {epoch}/{cfg.epochs}", unit="batch",
-                  leave=False, disable=not main) as bar:
-            train_stats = runner.run(train_loader, bar)
-        t1 = time.perf_counter()
-        sync_buffers(ranks, model)  # BatchNorm statistics: every rank scores rank 0's model, the one saved
-        val = predict_gathered(model, val_loader, precision, device, ranks)
-        t2 = time.perf_counter()
-        rng_cpu = gather(ranks, torch.get_rng_state())
-        rng_cuda = gather(ranks, torch.cuda.get_rng_state(device)) if device.type == "cuda" else None
-        if main:  # rank 0 decides; the others take its state
-            val_scores = classification_scores(val["labels"], val["probs"], spec.n_classes)
-            record = {
-                "epoch": epoch,
-                **{f"train/{k}": v for k, v in train_stats.items() if k != "optimizer_steps"},
-                "val/accuracy": val_scores["accuracy"],
-                "val/macro_f1": val_scores["macro_f1"],
-                "val/weighted_f1": val_scores["weighted_f1"],
-                "lr": scheduler.get_last_lr()[0],
-                "grad_norm": train_stats["grad_norm"],
-                "backbone_trainable": float(trainable),
-                "seconds/train": t1 - t0,
-                "seconds/val": t2 - t1,
-            }
-            state["history"].append(record)
-            score = val_scores[cfg.monitor]
-            improved = score > state["best_score"]
-            if improved:
-                state["best_score"], state["best_epoch"], state["stale"] = score, epoch, 0
-            else:
-                state["stale"] += 1
-            state["epoch"] = epoch
-            checkpoint = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": runner.scaler.state_dict(),
-                "rng_cpu": rng_cpu,
-                "rng_cuda": rng_cuda,
-                "fingerprint": spec.run_fingerprint,
-                "code_hash": spec.code_hash,
-                "world_size": ranks.world_size,
-                **state,
-            }
-            if improved:
-                save_checkpoint(ckpt_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch,
-                                                       f"val_{cfg.monitor}": score,
-                                                       "fingerprint": spec.run_fingerprint,
-                                                       "code_hash": spec.code_hash})
-            if epoch % cfg.checkpoint_every == 0:
-                save_checkpoint(ckpt_dir / f"epoch_{epoch:03d}.pt", checkpoint)
-            save_checkpoint(last, checkpoint)
-            _log_epoch(live, record)
-            log.info("epoch %d: loss %.4f, train acc %.3f, val acc %.3f, val macro-F1 %.3f%s (%.1f s)",
-                     epoch, train_stats["loss/total"], train_stats["accuracy"], val_scores["accuracy"],
-                     val_scores["macro_f1"], " *" if improved else "", t2 - t0)
+            t.runner.model, wrapped_for = _wrap(model, ranks, spec.device), trainable
+        result = run_epoch(t, epoch)
+        rng = {"rng_cpu": gather(ranks, torch.get_rng_state()),
+               "rng_cuda": gather(ranks, torch.cuda.get_rng_state(spec.device)) if spec.device.type == "cuda" else None}
+        if t.main:  # rank 0 decides; the others take its state
+            _log_epoch(live, end_of_epoch(t, state, epoch, result, rng))
         state = broadcast(ranks, state)
-        if state["stale"] >= cfg.early_stopping_patience:
-            stop_reason = "early_stopping"
     if live is not None:
         live.end()
     barrier(ranks)
+    return summarise_run(t, state, resumed_from, time.perf_counter() - started)
 
-    history = state["history"]
+
+def summarise_run(t: Trainer, state: TrainState, resumed_from: int | None, seconds: float) -> dict[str, Any]:
+    """The run's summary.json content (without the stage's record of its inputs)."""
+    spec, cfg, ranks = t.spec, t.spec.train, t.spec.ranks
+    history = state.history
+    epoch_seconds = [r["seconds/train"] + r["seconds/val"] for r in history]
     return {
         "model": spec.model_name,
-        "epochs_run": state["epoch"],
+        "epochs_run": state.epoch,
         "epochs_configured": cfg.epochs,
-        "stopped_by": stop_reason,
-        "best_epoch": state["best_epoch"],
+        "stopped_by": "early_stopping" if state.patience_spent(cfg) else "epochs",
+        "best_epoch": state.best_epoch,
         "monitor": f"val/{cfg.monitor}",
-        "best_val_score": state["best_score"],
-        "backbone_frozen_epochs": frozen_for,
+        "best_val_score": state.best_score,
+        "backbone_frozen_epochs": t.frozen_for,
         "resumed_after_epoch": resumed_from,
         "run_fingerprint": spec.run_fingerprint,
         "code_hash": spec.code_hash,
-        "precision": precision.name,
-        "device": str(device),
+        "precision": t.precision.name,
+        "device": str(spec.device),
         "world_size": ranks.world_size,
         "dist_backend": ranks.backend,
         "global_batch_size": cfg.batch_size * cfg.accumulation_steps * ranks.world_size,
-        "batches_per_epoch": n_batches,
-        "optimizer_steps_per_epoch": steps_per_epoch,
-        "samples_per_epoch": n_batches * cfg.batch_size * ranks.world_size,
-        "input_size": input_size,
+        "batches_per_epoch": t.n_batches,
+        "optimizer_steps_per_epoch": t.steps_per_epoch,
+        "samples_per_epoch": t.n_batches * cfg.batch_size * ranks.world_size,
+        "input_size": t.input_size,
         "train_windows": len(spec.train_windows),
         "val_windows": len(spec.val_windows),
-        "seconds_this_session": round(time.perf_counter() - started, 2),
-        "seconds_training_total": round(sum(r["seconds/train"] + r["seconds/val"] for r in history), 2),
-        "seconds_per_epoch": round(float(np.mean([r["seconds/train"] + r["seconds/val"] for r in history])), 3) if history else None,
+        "seconds_this_session": round(seconds, 2),
+        "seconds_training_total": round(sum(epoch_seconds), 2),
+        "seconds_per_epoch": round(float(np.mean(epoch_seconds)), 3) if history else None,
         "history": history,
     }

@@ -116,7 +116,7 @@ def _walk(folder: str, skipped: list[dict[str, str]]) -> Iterable[tuple[str, boo
                 yield entry.path, nested
 
 
-def scan_layout(root: Path, classes: tuple[str, ...], extension: str = ".png") -> ScanResult:
+def scan_layout(root: Path, classes: tuple[str, ...], extension: str = ".png") -> ScanResult:  # noqa: C901 -- one walk over the layout; each branch sets aside one kind of non-frame file
     """List the candidate frames under ``root``; set aside files that can never be frames."""
     layout = find_layout_root(root)
     result = ScanResult(layout_root=str(layout))
