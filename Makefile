@@ -1,6 +1,6 @@
 # make repro  -- build the environment, then run the DVC pipeline on the default (synthetic data, cpu profile)
 # make test   -- build the environment, then run the test suite (benchmarks run once, untimed)
-# make bench  -- time the benchmark suite and fail on a regression against this machine's last run (harness/benchgate.py)
+# make bench  -- time the benchmark suite and fail on a regression against this machine's last run (harness/bench/gate.py)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -45,13 +45,13 @@ test: setup
 # baselines live per machine (hostname + GPU); the first run on a machine only saves one
 BENCH_MACHINE := $(shell hostname)-$(shell nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' ' '_' || echo cpu)
 BENCH_STORAGE := .benchmarks/$(BENCH_MACHINE)
-# the gate compares this run's rounds with the last run's (harness/benchgate.py: a rank test and a
+# the gate compares this run's rounds with the last run's (harness/bench/gate.py: a rank test and a
 # per-group tolerance on the median), not one median against another
 bench: setup
 	@last=$$(ls -t $(BENCH_STORAGE)/*/*.json 2>/dev/null | head -1); \
 	python -m pytest tests/benchmarks --benchmark-enable --benchmark-only --benchmark-autosave --benchmark-save-data \
 	    --benchmark-storage=file://$(BENCH_STORAGE) --benchmark-columns=min,median,iqr,ops,rounds && \
-	if [ -n "$$last" ]; then python -m harness.benchgate "$$last" "$$(ls -t $(BENCH_STORAGE)/*/*.json | head -1)"; \
+	if [ -n "$$last" ]; then python -m harness.bench.gate "$$last" "$$(ls -t $(BENCH_STORAGE)/*/*.json | head -1)"; \
 	else echo "first run on $(BENCH_MACHINE): saved as the baseline, nothing to compare"; fi
 
 params: setup

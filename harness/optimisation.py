@@ -1,6 +1,6 @@
 """The optimisation step the pipeline trains with: AdamW, OneCycleLR stepped once per optimizer step,
 gradient accumulation, gradient clipping, mixed precision with GradScaler (``StepRunner``). The benchmark
-times this same step (harness.bench)."""
+times this same step (harness.bench.workbench)."""
 
 from __future__ import annotations
 

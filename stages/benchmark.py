@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.bench import make_workbench, paper_model_facts, run_benchmarks
+from harness.bench.model_facts import paper_model_facts
+from harness.bench.run import run_benchmarks
+from harness.bench.workbench import make_workbench
 from harness.cli import run_stage
 from harness.config import RunConfig, load_params, load_section
 from harness.io import write_csv, write_json

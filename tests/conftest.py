@@ -141,7 +141,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 def workbench(smoke_dataset):
     """The pytest-benchmark suite's workloads: the `bench` section of BENCH_PROFILE (default smoke) on the smoke
     dataset's frames. (A conftest.py in tests/benchmarks would shadow this module's name.)"""
-    from harness.bench import make_workbench
+    from harness.bench.workbench import make_workbench
     from harness.config import SplitsConfig
     from harness.data.windows import build_windows
     from harness.splits import make_manifest

@@ -73,7 +73,7 @@ def test_bad_model_params_name_the_key():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="peak GPU memory needs a CUDA GPU")
 def test_mixed_precision_shrinks_a_training_steps_peak_memory():
-    from harness.bench import step_memory_saving
+    from harness.bench.workloads import step_memory_saving
 
     device = torch.device("cuda")
     model = torch.nn.Sequential(*[torch.nn.Linear(1024, 1024) for _ in range(8)]).to(device)

@@ -10,7 +10,7 @@ import itertools
 import pytest
 import torch
 
-from harness.bench import train_step
+from harness.bench.workbench import train_step
 from harness.data.transforms import benchmark_albumentations, benchmark_torchvision
 from harness.precision import resolve_precision
 

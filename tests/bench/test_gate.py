@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from harness.benchgate import ALPHA, compare_rounds, main
+from harness.bench.gate import ALPHA, compare_rounds, main
 from harness.errors import HarnessError
 
 

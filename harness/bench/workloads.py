@@ -1,198 +1,22 @@
-"""Throughput benchmarks for the write-up's speed claims, and the timing primitives under them.
-
-Method (design.md, honesty rules): every arm of a comparison does the same work at the same batch and
-layout; each arm is warmed up first (compilation, allocator, worker start-up excluded and, for
-torch.compile, reported separately); on a GPU the device is synchronised before every clock read; the
-arms are interleaved over ``repeats`` rounds (arm order rotates each round) so that drift in the
-machine hits all arms alike; each record reports the median and IQR of the per-round rates, and is
-marked noisy when IQR / median exceeds the configured bound. A claim's ratio is the ratio of medians,
-with a 95% interval from resampling the rounds (paired: one round's arms ran back to back).
-
-Each workload returns flat records (one per arm, like timm's benchmark.py) and ratios. A workload that
-needs hardware this run does not have is recorded as not testable, with the nearest stand-in beside it.
-"""
+"""The workloads, one function each, and their registry (``WORKLOADS``). Each takes a Workbench and returns
+flat records (one per arm, like timm's benchmark.py) and ratios by claim name. A workload that needs
+hardware this run does not have records the claim as not testable, with the nearest stand-in beside it."""
 
 from __future__ import annotations
 
-import io
 import itertools
-import logging
-import platform
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from typing import Any
 
 import cv2
 import numpy as np
-import pandas as pd
 import torch
-from torch.utils.data import DataLoader
 
-from harness.config import BenchConfig, LossConfig, TrainConfig, WindowConfig, parse_section
-from harness.data.dataset import ClipDataset
-from harness.loaders import make_loader
-from harness.losses import CrossEntropyLoss, MultiTaskLoss
-from harness.models import build_model, count_parameters
-from harness.optimisation import StepRunner, make_optimizer, make_scheduler
-from harness.precision import Precision, move, resolve_precision
+from harness.bench.timing import environment, ratio_with_interval, summarise, synchronize, time_arms
+from harness.bench.workbench import Workbench, amp_name, endless, train_step
+from harness.precision import resolve_precision
 
-log = logging.getLogger("harness")
-
-WORKLOADS = ("precision", "loader", "amp_x_loader", "augment", "compile", "flops")
-
-
-# --------------------------------------------------------------------------- timing primitives
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_arms(arms: dict[str, Callable[[], int]], warmup_steps: int, timed_steps: int, repeats: int,
-              device: torch.device) -> dict[str, list[float]]:
-    """Items per second of each arm in each round. An arm is a callable doing one step and returning
-    the number of items (clips, images) it processed. Warm-up steps are run first and not timed."""
-    for step in arms.values():
-        for _ in range(warmup_steps):
-            step()
-    synchronize(device)
-    names = list(arms)
-    rates: dict[str, list[float]] = {name: [] for name in names}
-    for round_ in range(repeats):
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
-            synchronize(device)
-            start = time.perf_counter()
-            items = sum(arms[name]() for _ in range(timed_steps))
-            synchronize(device)
-            rates[name].append(items / (time.perf_counter() - start))
-    return rates
-
-
-def summarise(rates: list[float], noisy_bound: float) -> dict[str, Any]:
-    q1, median, q3 = np.percentile(rates, [25, 50, 75])
-    spread = float((q3 - q1) / median) if median > 0 else float("nan")
-    return {"samples_per_s": round(float(median), 3), "iqr": round(float(q3 - q1), 3),
-            "iqr_over_median": round(spread, 4), "noisy": bool(spread > noisy_bound),
-            "rounds": [round(r, 3) for r in rates]}
-
-
-def ratio_with_interval(fast: list[float], slow: list[float], resamples: int, seed: int) -> dict[str, float]:
-    """median(fast) / median(slow), with a 95% interval from resampling the paired rounds."""
-    a, b = np.asarray(fast), np.asarray(slow)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(a), size=(resamples, len(a)))
-    samples = np.median(a[idx], axis=1) / np.median(b[idx], axis=1)
-    low, high = np.percentile(samples, [2.5, 97.5])
-    return {"ratio": round(float(np.median(a) / np.median(b)), 4), "ci_low": round(float(low), 4),
-            "ci_high": round(float(high), 4)}
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    return {
-        "device": device.type,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda if device.type == "cuda" else None,
-        "threads": torch.get_num_threads(),
-    }
-
-
-# --------------------------------------------------------------------------- workloads' building blocks
-@dataclass
-class Workbench:
-    """Everything a workload needs: params, the device, the clip shape, real windows for the loader."""
-
-    params: dict[str, Any]
-    cfg: BenchConfig
-    device: torch.device
-    paths: np.ndarray
-    windows: pd.DataFrame
-    n_classes: int
-    normal_label: int
-    window_cfg: WindowConfig
-    image_size: int
-    input_size: int
-
-    @property
-    def clip_frames(self) -> int:
-        return self.window_cfg.sequence_length
-
-    @property
-    def train_cfg(self) -> TrainConfig:
-        """The run's training settings at the benchmark's batch size (the step and loader under test)."""
-        return replace(parse_section(TrainConfig, self.params["train"], "train"), batch_size=self.cfg.batch_size)
-
-    def context(self, model_name: str, model: torch.nn.Module | None = None) -> dict[str, Any]:
-        return {"model": model_name,
-                "backbone": self.params["model"][model_name].get("backbone"),
-                "param_count": count_parameters(model) if model is not None else None,
-                "batch_size": self.cfg.batch_size,
-                "clip_shape": f"{self.clip_frames}x3x{self.input_size}x{self.input_size}",
-                "channels_last": False,
-                "warmup_steps": self.cfg.warmup_steps, "timed_steps": self.cfg.timed_steps,
-                "repeats": self.cfg.repeats, **environment(self.device)}
-
-    def model(self, name: str) -> torch.nn.Module:
-        torch.manual_seed(self.cfg.seed)
-        return build_model(name, self.params["model"][name], self.n_classes).to(self.device)
-
-    def loss(self, name: str):
-        if name == "multitask":
-            return MultiTaskLoss(parse_section(LossConfig, self.params["loss"], "loss"), None, self.normal_label)
-        return CrossEntropyLoss()
-
-    def random_batch(self) -> dict[str, torch.Tensor]:
-        g = torch.Generator().manual_seed(self.cfg.seed)
-        b, t, s = self.cfg.batch_size, self.clip_frames, self.input_size
-        return move({
-            "clip": torch.randint(0, 256, (b, t, 3, s, s), dtype=torch.uint8, generator=g),
-            "future": torch.randint(0, 256, (b, 3, s, s), dtype=torch.uint8, generator=g),
-            "label": torch.randint(0, self.n_classes, (b,), generator=g),
-            "video": torch.arange(b),
-        }, self.device)
-
-    def loader(self, workers: int, tuned: bool, with_future: bool = True) -> DataLoader:
-        """The training loader (harness.loaders.make_loader) over real windows: ``workers`` processes, and
-        when ``tuned`` the write-up's pinned memory, prefetch and persistent workers."""
-        dataset = ClipDataset(self.paths, self.windows, self.window_cfg, self.image_size,
-                              labels=self.windows["label"].to_numpy(np.int64), augment=self.cfg.augment,
-                              with_future=with_future, input_size=self.input_size, cache_frames=False)
-        cfg = replace(self.train_cfg, num_workers=workers, pin_memory=tuned, persistent_workers=tuned and workers > 0,
-                      prefetch_factor=self.cfg.loader_prefetch_factor)
-        return make_loader(dataset, cfg, self.device, self.cfg.batch_size)
-
-
-def endless(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
-    while True:
-        yield from loader
-
-
-def train_step(bench: Workbench, model: torch.nn.Module, loss_fn, precision: Precision) -> Callable[[Iterator[dict]], int]:
-    """The pipeline's own optimisation step (harness.optimisation.StepRunner) with the run's optimizer, OneCycle
-    schedule, gradient accumulation and clipping: each call takes ``accumulation_steps`` batches from
-    ``batches`` and makes one optimizer step, exactly as training does; it returns the clips processed."""
-    cfg = bench.train_cfg
-    optimizer = make_optimizer(model, cfg)
-    # a schedule long enough for every step the benchmark takes (OneCycleLR refuses to step past its end)
-    steps = bench.cfg.warmup_steps + bench.cfg.timed_steps * bench.cfg.repeats + 2
-    scheduler = make_scheduler(optimizer, cfg, steps_per_epoch=-(-steps // cfg.epochs))
-    runner = StepRunner(model, loss_fn, optimizer, scheduler, precision, cfg.accumulation_steps, cfg.grad_clip,
-                        bench.device)
-
-    def step(batches: Iterator[dict]) -> int:
-        group = [next(batches) for _ in range(cfg.accumulation_steps)]
-        runner.run(group)
-        return sum(len(b["label"]) for b in group)
-
-    return step
-
-
-def amp_name(device: torch.device) -> str:
-    return resolve_precision("amp", device).name
-
-
-# --------------------------------------------------------------------------- the workloads
 Result = tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]  # records, ratios by claim name
 
 
@@ -448,8 +272,11 @@ def peak_flops(device_name: str) -> dict[str, float] | None:
     return None
 
 
-def flops_workload(bench: Workbench, precision_records: list[dict[str, Any]]) -> Result:
-    """FLOPs of one training step (torch's FlopCounterMode) and the FLOP/s the precision arms achieved."""
+def flops_workload(bench: Workbench, precision_records: list[dict[str, Any]] | None = None) -> Result:
+    """FLOPs of one training step (torch's FlopCounterMode) and the FLOP/s the precision arms achieved (the
+    precision workload runs first when its records are not given)."""
+    if precision_records is None:
+        precision_records, _ = precision_workload(bench)
     from torch.utils.flop_counter import FlopCounterMode
 
     model = bench.model("multitask")
@@ -474,75 +301,14 @@ def flops_workload(bench: Workbench, precision_records: list[dict[str, Any]]) ->
     return records, {"flops": summary}
 
 
-def run_benchmarks(bench: Workbench, progress: Callable[[str], Any] = lambda _: None) -> tuple[list[dict], dict[str, Any]]:
-    """Every configured workload; returns all records and the summary (claims by name, FLOPs)."""
-    records: list[dict[str, Any]] = []
-    claims: dict[str, Any] = {}
-    precision_records: list[dict[str, Any]] = []
-    runners = {"precision": precision_workload, "loader": loader_workload, "amp_x_loader": amp_x_loader_workload,
-               "augment": augment_workload, "compile": compile_workload}
-    for name in bench.cfg.workloads:
-        progress(name)
-        start = time.perf_counter()
-        if name == "flops":
-            if not precision_records:
-                precision_records, _ = precision_workload(bench)
-            new, found = flops_workload(bench, precision_records)
-        else:
-            new, found = runners[name](bench)
-            if name == "precision":
-                precision_records = new
-        log.info("bench %s: %d records in %.1f s", name, len(new), time.perf_counter() - start)
-        records += new
-        claims.update(found)
-    flops = claims.pop("flops", None)
-    augment = {k: claims.pop(k) for k in list(claims) if k.startswith("albumentations_ms_per_image_")}
-    summary = {"claims": claims, "augment": {k: v["value"] for k, v in augment.items()}, "flops": flops,
-               "environment": environment(bench.device),
-               "noisy_records": sum(1 for r in records if r.get("noisy"))}
-    return records, summary
-
-
-def make_workbench(params: dict[str, Any], paths: np.ndarray, windows: pd.DataFrame,
-                   cfg: BenchConfig | None = None) -> Workbench:
-    """A Workbench from params.yaml, the frame index's paths and a manifest's windows."""
-    from harness.config import DataConfig, RunConfig, load_section
-    from harness.runinfo import resolve_device, set_threads
-
-    run = load_section(params, "run", RunConfig)
-    data = load_section(params, "data", DataConfig)
-    train = load_section(params, "train", TrainConfig)
-    set_threads(run)
-    return Workbench(params=params, cfg=cfg or load_section(params, "bench", BenchConfig), device=resolve_device(run),
-                     paths=np.asarray(paths), windows=windows.reset_index(drop=True), n_classes=len(data.classes),
-                     normal_label=data.classes.index(data.normal_class),
-                     window_cfg=load_section(params, "windows", WindowConfig), image_size=data.image_size,
-                     input_size=train.input_size or data.image_size)
-
-
-# --------------------------------------------------------------------------- the write-up's model, measured
-def paper_model_facts() -> dict[str, Any]:
-    """Parameter count and checkpoint size of the multi-task model at the write-up's dimensions
-    (efficientnet_b0, built here without pretrained weights), measured: the weights alone, and the
-    weights with AdamW's state after one step, serialised with torch.save."""
-    import yaml
-
-    from harness.config import compose_params
-
-    params = yaml.safe_load(compose_params(["profile=paper"]))
-    torch.manual_seed(0)
-    model = build_model("multitask", params["model"]["multitask"], len(params["data"]["classes"]))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    out = model(torch.randint(0, 256, (1, 2, 3, 32, 32), dtype=torch.uint8))
-    out["logits"].float().sum().backward()
-    optimizer.step()
-
-    def size(obj: Any) -> float:
-        buffer = io.BytesIO()
-        torch.save(obj, buffer)
-        return round(buffer.tell() / 1e6, 2)
-
-    parameters = count_parameters(model)
-    return {"parameters": parameters, "parameters_millions": round(parameters / 1e6, 4), "backbone": params["model"]["multitask"]["backbone"],
-            "weights_megabytes": size(model.state_dict()),
-            "checkpoint_megabytes": size({"model": model.state_dict(), "optimizer": optimizer.state_dict()})}
+Workload = Callable[[Workbench], Result]
+# the registry; params.yaml names the ones to run in bench.workloads (whose schema, harness.config.BenchConfig,
+# lists the same names torch-free; tests/bench/test_workloads.py checks they agree)
+WORKLOADS: dict[str, Workload] = {
+    "precision": precision_workload,
+    "loader": loader_workload,
+    "amp_x_loader": amp_x_loader_workload,
+    "augment": augment_workload,
+    "compile": compile_workload,
+    "flops": flops_workload,
+}

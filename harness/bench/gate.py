@@ -4,7 +4,7 @@ A single median against the last run's median fails on noise as often as on regr
 cores vary by 10-15% run to run). The gate looks at the rounds: a benchmark regressed when its rounds are
 slower than the last run's by a one-sided Mann-Whitney U test at ``alpha`` *and* its median time grew by
 more than its group's tolerance. Both runs must be pytest-benchmark JSON files saved with
-``--benchmark-save-data`` (make bench does). ``python -m harness.benchgate OLD.json NEW.json`` prints one
+``--benchmark-save-data`` (make bench does). ``python -m harness.bench.gate OLD.json NEW.json`` prints one
 line per benchmark and exits 1 when any regressed.
 """
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.bench import ratio_with_interval, summarise, time_arms
+from harness.bench.timing import ratio_with_interval, summarise, time_arms
 
 
 def test_arms_are_interleaved_and_the_order_rotates_every_round():

@@ -1,0 +1,72 @@
+"""Timing primitives: pure functions that carry the benchmark's honesty rules, unit-tested on their own.
+
+Every arm is warmed up first (not timed); on a GPU the device is synchronised before every clock read;
+arms are interleaved over rounds with the order rotating each round, so drift in the machine hits all
+arms alike; a record is the median and IQR of its per-round rates, noisy when IQR / median exceeds a
+bound; a ratio is the ratio of medians with a 95% interval from resampling the paired rounds.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_arms(arms: dict[str, Callable[[], int]], warmup_steps: int, timed_steps: int, repeats: int,
+              device: torch.device) -> dict[str, list[float]]:
+    """Items per second of each arm in each round. An arm is a callable doing one step and returning
+    the number of items (clips, images) it processed. Warm-up steps are run first and not timed."""
+    for step in arms.values():
+        for _ in range(warmup_steps):
+            step()
+    synchronize(device)
+    names = list(arms)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeats):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            synchronize(device)
+            start = time.perf_counter()
+            items = sum(arms[name]() for _ in range(timed_steps))
+            synchronize(device)
+            rates[name].append(items / (time.perf_counter() - start))
+    return rates
+
+
+def summarise(rates: list[float], noisy_bound: float) -> dict[str, Any]:
+    q1, median, q3 = np.percentile(rates, [25, 50, 75])
+    spread = float((q3 - q1) / median) if median > 0 else float("nan")
+    return {"samples_per_s": round(float(median), 3), "iqr": round(float(q3 - q1), 3),
+            "iqr_over_median": round(spread, 4), "noisy": bool(spread > noisy_bound),
+            "rounds": [round(r, 3) for r in rates]}
+
+
+def ratio_with_interval(fast: list[float], slow: list[float], resamples: int, seed: int) -> dict[str, float]:
+    """median(fast) / median(slow), with a 95% interval from resampling the paired rounds."""
+    a, b = np.asarray(fast), np.asarray(slow)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(a), size=(resamples, len(a)))
+    samples = np.median(a[idx], axis=1) / np.median(b[idx], axis=1)
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return {"ratio": round(float(np.median(a) / np.median(b)), 4), "ci_low": round(float(low), 4),
+            "ci_high": round(float(high), 4)}
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    return {
+        "device": device.type,
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda if device.type == "cuda" else None,
+        "threads": torch.get_num_threads(),
+    }
