@@ -37,7 +37,8 @@ repro: setup
 
 # the README's figures block, regenerated from the last `make repro` (harness/readme.py)
 readme: setup
-	python -m harness.readme
+	python -m harness.readme --readme README.md --audit reports/audit.json --probe runs/probe/metrics.json \
+	    --sweeps reports/sweeps.json --verdicts reports/verdicts.json
 
 test: setup
 	python -m pytest

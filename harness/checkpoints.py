@@ -1,5 +1,5 @@
-"""Checkpoints and run fingerprints: written atomically, loaded with ``weights_only=True``, and never
-resumed by a run of other code, settings or data."""
+"""Checkpoints and run fingerprints: written atomically, loaded with ``weights_only=True``, never resumed by a
+run of other code, settings or data; and the trained model a train stage left (``load_trained_model``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from harness.errors import HarnessError
-from harness.io import atomic_path
+from harness.io import atomic_path, read_json
+from harness.models import build_model
 
 if TYPE_CHECKING:
     from harness.training import RunSpec
@@ -49,3 +50,25 @@ def stale_checkpoint(checkpoint: dict[str, Any], spec: RunSpec) -> str | None:
     if checkpoint.get("fingerprint") != spec.run_fingerprint:
         return "it belongs to other settings or data"
     return None
+
+
+def load_trained_model(run_dir: Path, params: dict[str, Any], device) -> tuple[Any, dict[str, Any]]:
+    """The model a train stage left in ``run_dir`` (best checkpoint), rebuilt from params.yaml."""
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise HarnessError(f"{summary_path} does not exist: run the train stage first (dvc repro)")
+    summary = read_json(summary_path)
+    model = build_model(summary["model"], params["model"][summary["model"]], len(params["data"]["classes"]))
+    checkpoint = load_checkpoint(run_dir / "checkpoints" / "best.pt", map_location="cpu")
+    written_by = {k: checkpoint.get(k) for k in ("fingerprint", "code_hash")}
+    if written_by != {"fingerprint": summary.get("run_fingerprint"), "code_hash": summary.get("code_hash")}:
+        raise HarnessError(f"{run_dir}/checkpoints/best.pt was not written by the run {summary_path} describes "
+                           f"(other code or settings); retrain with `dvc repro`")
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError:
+        raise HarnessError(
+            f"{run_dir}/checkpoints/best.pt does not fit model.{summary['model']} in params.yaml; "
+            f"retrain with `dvc repro`"
+        ) from None
+    return model.to(device).eval(), summary

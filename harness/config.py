@@ -18,7 +18,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 
@@ -400,6 +400,16 @@ class TrainConfig:
     eval_batch_size: int = positive()
     nproc_per_node: int = positive(default=1)
     dist_backend: Literal["auto", "gloo", "nccl"] = "auto"
+
+    # settings that change how fast a run goes, not what it learns: a checkpoint written under other values of
+    # these is resumed (the fingerprint leaves them out), so changing them re-scores a run without retraining it
+    RUNTIME_ONLY: ClassVar[tuple[str, ...]] = ("num_workers", "pin_memory", "prefetch_factor", "persistent_workers",
+                                               "eval_batch_size", "cache_frames")
+
+    def result_settings(self) -> dict[str, Any]:
+        """The settings that decide what a run learns (everything but RUNTIME_ONLY)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self.RUNTIME_ONLY}
+
 
 @dataclass(frozen=True, kw_only=True)
 class BenchConfig:

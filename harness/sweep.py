@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.config import CONF_DIR, SweepConfig, parse_section
+from harness.config import CONF_DIR, SweepConfig, TrainConfig, parse_section
 from harness.errors import ConfigError
 from harness.io import read_json, write_json
 from harness.sources import code_hash
@@ -80,7 +80,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     """One sweep job: data, split, training, test scores; returns (and writes) result.json's content."""
     import yaml
 
-    from harness.checkpoints import fingerprint
+    from harness.checkpoints import fingerprint, load_trained_model
     from harness.config import (
         DataConfig,
         EvaluateConfig,
@@ -92,8 +92,8 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     )
     from harness.data.windows import build_windows
     from harness.evaluation import evaluate_run
+    from harness.run_setup import build_run
     from harness.runinfo import environment
-    from harness.runs import build_run, load_trained_model
     from harness.splits import make_manifest, manifest_hash
     from harness.training import train_model
 
@@ -156,8 +156,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
 
 
 # settings that change how fast a job runs, not what it computes (thread counts change float rounding only)
-_RUNTIME_ONLY = {"run": ("seed", "threads", "device"),
-                 "train": ("num_workers", "pin_memory", "prefetch_factor", "persistent_workers", "eval_batch_size")}
+_RUNTIME_ONLY = {"run": ("seed", "threads", "device"), "train": TrainConfig.RUNTIME_ONLY}
 
 
 def _result_settings(params: dict[str, Any]) -> dict[str, Any]:

@@ -22,10 +22,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--evals", type=Path, action="append", required=True,
                         help="a folder of evaluations (<name>/metrics.json + predictions.csv); may repeat")
-    parser.add_argument("--splits", type=Path, default=Path("data/splits"))
+    parser.add_argument("--splits", type=Path, required=True)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--table", type=Path, default=Path("reports/audit_table.csv"))
-    parser.add_argument("--metrics", type=Path, default=Path("reports/audit.json"))
+    parser.add_argument("--table", type=Path, required=True)
+    parser.add_argument("--metrics", type=Path, required=True)
     args = parser.parse_args()
     params = load_params(args.params)
     data = load_section(params, "data", DataConfig)

@@ -32,7 +32,7 @@ log = logging.getLogger("harness")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--index", type=Path, default=Path("data/prepared/index.parquet"))
+    parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--manifest", type=Path, required=True, help="windows for the loader (the train role)")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", type=Path, required=True)

@@ -24,8 +24,8 @@ log = logging.getLogger("harness")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--claims", type=Path, default=Path("reports/claims.yaml"))
-    parser.add_argument("--writeup", type=Path, default=Path("writeup/training-methodology.md"),
+    parser.add_argument("--claims", type=Path, required=True)
+    parser.add_argument("--writeup", type=Path, required=True,
                         help="the audited write-up (claims quote it; the coverage scan reads it)")
     for name, help_text in (("audit", "the audit stage's audit.json"), ("audit-table", "the audit stage's table"),
                             ("sweeps", "the sweeps stage's table"), ("bench", "the benchmark stage's folder"),

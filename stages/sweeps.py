@@ -19,9 +19,9 @@ log = logging.getLogger("harness")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", type=Path, default=Path("sweeps/results"))
-    parser.add_argument("--table", type=Path, default=Path("reports/sweeps.csv"))
-    parser.add_argument("--metrics", type=Path, default=Path("reports/sweeps.json"))
+    parser.add_argument("--results", type=Path, required=True)
+    parser.add_argument("--table", type=Path, required=True)
+    parser.add_argument("--metrics", type=Path, required=True)
     args = parser.parse_args()
     results = collect_results(args.results)
     table = aggregate(results)

@@ -25,13 +25,14 @@ from pathlib import Path
 import pandas as pd
 
 from harness import distributed
+from harness.checkpoints import load_trained_model
 from harness.cli import run_stage
 from harness.config import DataConfig, EvaluateConfig, RunConfig, TrainConfig, WindowConfig, load_params, load_section
 from harness.controls import apply_labels
 from harness.evaluation import evaluate_run
 from harness.io import write_csv, write_json
+from harness.run_setup import build_run
 from harness.runinfo import environment
-from harness.runs import build_run, load_trained_model
 from harness.splits import load_manifest
 from harness.training import train_model
 
@@ -42,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, choices=["baseline", "multitask"])
     parser.add_argument("--manifest", type=Path, required=True)
-    parser.add_argument("--index", type=Path, default=Path("data/prepared/index.parquet"))
+    parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--eval-out", type=Path, required=True, help="where the evaluation's files go")

@@ -16,7 +16,7 @@ from harness.config import DataConfig, EvaluateConfig, SplitsConfig, TrainConfig
 from harness.data.windows import build_windows
 from harness.evaluation import predict_windows
 from harness.metrics import difference_interval, score_predictions
-from harness.runs import build_run
+from harness.run_setup import build_run
 from harness.splits import make_manifest, manifest_hash
 from harness.training import train_model
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -15,10 +16,25 @@ from test_index import good_video
 pytestmark = pytest.mark.slow
 
 
+# the copy's dvc.yaml moves every pipeline folder (its `vars`): the library holds no path of its own, so the
+# pipeline must end in the same full report wherever dvc.yaml puts its data and runs
+PREPARED, SPLITS, RUNS = "work/prepared", "work/splits", "work/runs"
+
+
+def move_pipeline_folders(repo) -> None:
+    dvc_yaml = repo / "dvc.yaml"
+    text = dvc_yaml.read_text()
+    for name, path in (("prepared", PREPARED), ("splits_dir", SPLITS), ("runs", RUNS)):
+        text, n = re.subn(rf"^(\s+-?\s*{name}): .*$", rf"\1: {path}", text, count=1, flags=re.M)
+        assert n == 1, name
+    dvc_yaml.write_text(text)
+
+
 @pytest.fixture(scope="module")
 def smoke_repo(tmp_path_factory):
     """A copy of the repository whose params.yaml is the smoke profile, after one `dvc repro`."""
     repo = copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
+    move_pipeline_folders(repo)
     run(["python", "-m", "harness.config", "profile=smoke"], repo)
     first = run(["dvc", "repro"], repo, timeout=1800)
     return repo, first
@@ -29,10 +45,10 @@ def test_repro_runs_every_stage_and_writes_its_outputs(smoke_repo):
     assert "Running stage 'prepare'" in first.stdout
     for strategy in ("frame", "video", "official"):
         assert f"Running stage 'split@{strategy}'" in first.stdout
-        leakage = json.loads((repo / "data/splits" / strategy / "leakage.json").read_text())
+        leakage = json.loads((repo / SPLITS / strategy / "leakage.json").read_text())
         assert leakage["strategy"] == strategy and leakage["data_source"] == "synthetic"
-    frame = json.loads((repo / "data/splits/frame/leakage.json").read_text())["test"]
-    video = json.loads((repo / "data/splits/video/leakage.json").read_text())["test"]
+    frame = json.loads((repo / f"{SPLITS}/frame/leakage.json").read_text())["test"]
+    video = json.loads((repo / f"{SPLITS}/video/leakage.json").read_text())["test"]
     assert frame["windows_sharing_at_least_1_frames"] >= 0.9
     assert frame["near_duplicate_rate"] > 5 * max(video["near_duplicate_rate"], 0.01)
     assert (repo / "dvc.lock").is_file()
@@ -59,7 +75,7 @@ def test_the_report_judges_every_claim(smoke_repo):
     table = pd.read_csv(repo / "reports" / "audit_table.csv")
     assert set(table["strategy"]) == {"frame", "video", "official"}
     assert set(table["labels"]) == {"true", "shuffled across videos"}
-    bench = json.loads((repo / "runs" / "bench" / "summary.json").read_text())
+    bench = json.loads((repo / RUNS / "bench" / "summary.json").read_text())
     assert bench["claims"]["fp16_train_step"]["status"] == "not testable here"
     assert bench["claims"]["bf16_train_step"]["status"] == "measured"
     assert bench["claims"]["fp16_peak_memory"]["status"] == "not testable here"  # a GPU measurement
@@ -78,18 +94,18 @@ def test_metrics_show_reads_the_leakage_metrics(smoke_repo):
     repo, _ = smoke_repo
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo).stdout)
     files = next(iter(shown.values()))["data"]
-    assert "data/splits/frame/leakage.json" in files
-    assert "data/prepared/summary.json" in files
-    assert "reports/audit.json" in files and "runs/eval/multitask-video/metrics.json" in files
+    assert f"{SPLITS}/frame/leakage.json" in files
+    assert f"{PREPARED}/summary.json" in files
+    assert "reports/audit.json" in files and f"{RUNS}/eval/multitask-video/metrics.json" in files
     plots = run(["dvc", "plots", "show", "--json"], repo)
-    assert "runs/eval/multitask-frame/predictions.csv" in plots.stdout
+    assert f"{RUNS}/eval/multitask-frame/predictions.csv" in plots.stdout
 
 
 def test_a_code_change_retrains_instead_of_resuming_a_finished_run(smoke_repo):
     """Checkpoints persist between runs (a killed stage resumes); after a change to code the train stage runs,
     DVC re-runs it and it starts afresh, so no summary ever sits on weights of older code."""
     repo, _ = smoke_repo
-    summary_path = repo / "runs/train/multitask-frame/summary.json"
+    summary_path = repo / RUNS / "train/multitask-frame/summary.json"
     before = json.loads(summary_path.read_text())
     assert before["resumed_after_epoch"] is None and before["epochs_run"] >= 1
     losses = repo / "harness" / "losses.py"
@@ -97,11 +113,11 @@ def test_a_code_change_retrains_instead_of_resuming_a_finished_run(smoke_repo):
     result = run(["dvc", "repro"], repo, timeout=1800)
     log = result.stdout + result.stderr
     assert "Running stage 'train@multitask-frame'" in result.stdout
-    assert "not resuming runs/train/multitask-frame/checkpoints/last.pt: it was written by other code" in log
+    assert f"not resuming {RUNS}/train/multitask-frame/checkpoints/last.pt: it was written by other code" in log
     after = json.loads(summary_path.read_text())
     assert after["code_hash"] != before["code_hash"] and after["resumed_after_epoch"] is None
     assert after["epochs_run"] == before["epochs_run"]
-    best = torch.load(repo / "runs/train/multitask-frame/checkpoints/best.pt", weights_only=True)
+    best = torch.load(repo / RUNS / "train/multitask-frame/checkpoints/best.pt", weights_only=True)
     assert best["code_hash"] == after["code_hash"]
     assert "Running stage 'probe'" not in result.stdout  # the probe runs none of that code
     # an edit to evaluation code re-scores the finished runs without training them again
@@ -111,7 +127,7 @@ def test_a_code_change_retrains_instead_of_resuming_a_finished_run(smoke_repo):
     assert "Running stage 'train@multitask-frame'" in rescored.stdout
     again = json.loads(summary_path.read_text())
     assert again["resumed_after_epoch"] == again["epochs_run"] and again["code_hash"] == after["code_hash"]
-    assert torch.load(repo / "runs/train/multitask-frame/checkpoints/best.pt", weights_only=True)["model"].keys() \
+    assert torch.load(repo / RUNS / "train/multitask-frame/checkpoints/best.pt", weights_only=True)["model"].keys() \
         == best["model"].keys()
 
 
@@ -133,10 +149,10 @@ def test_push_and_pull_through_a_shared_remote(smoke_repo, tmp_path):
 
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
-    assert not (clone / "runs").exists() and not (clone / "sweeps" / "one").exists()
+    assert not (clone / RUNS).exists() and not (clone / "sweeps" / "one").exists()
     run(["dvc", "pull"], clone)
-    for rel in ("data/prepared/index.parquet", "data/splits/video/manifest.parquet",
-                "runs/train/multitask-video/checkpoints/best.pt", "runs/eval/multitask-frame/metrics.json",
+    for rel in (f"{PREPARED}/index.parquet", f"{SPLITS}/video/manifest.parquet",
+                f"{RUNS}/train/multitask-video/checkpoints/best.pt", f"{RUNS}/eval/multitask-frame/metrics.json",
                 "reports/audit.json", "reports/report.html", "reports/verdicts.json", "reports/sweeps.csv"):
         assert (clone / rel).read_bytes() == (repo / rel).read_bytes(), rel
 
@@ -146,7 +162,7 @@ def test_push_and_pull_through_a_shared_remote(smoke_repo, tmp_path):
     assert metrics(clone) == metrics(repo)
     assert "baseline,video" in (clone / "reports" / "sweeps.csv").read_text()
     status = json.loads(run(["dvc", "status", "--json"], clone).stdout)
-    assert status == {"prepare": [{"changed outs": {"data/prepared/frames": "deleted"}}]}
+    assert status == {"prepare": [{"changed outs": {f"{PREPARED}/frames": "deleted"}}]}
 
 
 def test_exp_run_on_real_frames_layout(tmp_path):

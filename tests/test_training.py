@@ -25,7 +25,7 @@ from harness.losses import CrossEntropyLoss
 from harness.models import build_model
 from harness.optimisation import StepRunner, make_optimizer, make_scheduler
 from harness.precision import resolve_precision
-from harness.runs import build_run
+from harness.run_setup import build_run
 from harness.splits import make_manifest, manifest_hash
 from harness.training import train_model
 
@@ -186,8 +186,12 @@ def test_early_stopping_and_epoch_checkpoints(smoke_dataset, tmp_path):
     assert (tmp_path / "checkpoints" / "epoch_002.pt").is_file()
 
 
-def test_other_settings_start_from_scratch(smoke_dataset, tmp_path):
-    train_model(smoke_setup(smoke_dataset, tmp_path, epochs=1).spec)
+def test_other_settings_start_from_scratch_and_runtime_settings_resume(smoke_dataset, tmp_path):
+    first = train_model(smoke_setup(smoke_dataset, tmp_path, epochs=1).spec)
+    # how fast it runs (evaluation batch, workers, frame cache) is not what it learns: the finished run is resumed
+    faster = train_model(smoke_setup(smoke_dataset, tmp_path, epochs=1, eval_batch_size=7, num_workers=1,
+                                     cache_frames=not smoke_dataset["params"]["train"]["cache_frames"]).spec)
+    assert faster["resumed_after_epoch"] == 1 and faster["history"] == first["history"]
     summary = train_model(smoke_setup(smoke_dataset, tmp_path, epochs=1, max_lr=5e-4).spec)
     assert summary["resumed_after_epoch"] is None
 

@@ -1,4 +1,6 @@
-"""Assembling one training run from params.yaml, a split manifest and the frame index."""
+"""Assembling one training run (``build_run``) from params.yaml, a split manifest and the frame index: the
+model, loss, labels (shuffled for the control), device, seeds, and the fingerprint and code hash that decide
+whether a checkpoint may be resumed."""
 
 from __future__ import annotations
 
@@ -78,7 +80,7 @@ def build_run(
         deterministic=run.deterministic, device=device, paths=index["path"].to_numpy(),
         train_windows=train_windows, val_windows=val_windows, train_labels=train_labels, val_labels=val_labels,
         n_classes=n_classes, window_cfg=windows_cfg, image_size=data.image_size, out_dir=out_dir,
-        run_fingerprint=fingerprint(model_name, model_params, train, loss_cfg, windows_cfg, run.seed,
+        run_fingerprint=fingerprint(model_name, model_params, train.result_settings(), loss_cfg, windows_cfg, run.seed,
                                     run.deterministic, manifest_hash, shuffle_labels, data.image_size,
                                     ranks.world_size),
         code_hash=TRAINING_CODE_HASH,
@@ -99,30 +101,3 @@ def build_run(
         "deterministic_mode": run.deterministic,
     }
     return RunSetup(spec, record, video_labels)
-
-
-def load_trained_model(run_dir: Path, params: dict[str, Any], device) -> tuple[Any, dict[str, Any]]:
-    """The model a train stage left in ``run_dir`` (best checkpoint), rebuilt from params.yaml."""
-    from harness.checkpoints import load_checkpoint
-    from harness.errors import HarnessError
-    from harness.io import read_json
-
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise HarnessError(f"{summary_path} does not exist: run the train stage first (dvc repro)")
-    summary = read_json(summary_path)
-    data = load_section(params, "data", DataConfig)
-    model = build_model(summary["model"], params["model"][summary["model"]], len(data.classes))
-    checkpoint = load_checkpoint(run_dir / "checkpoints" / "best.pt", map_location="cpu")
-    written_by = {k: checkpoint.get(k) for k in ("fingerprint", "code_hash")}
-    if written_by != {"fingerprint": summary.get("run_fingerprint"), "code_hash": summary.get("code_hash")}:
-        raise HarnessError(f"{run_dir}/checkpoints/best.pt was not written by the run {summary_path} describes "
-                           f"(other code or settings); retrain with `dvc repro`")
-    try:
-        model.load_state_dict(checkpoint["model"])
-    except RuntimeError:
-        raise HarnessError(
-            f"{run_dir}/checkpoints/best.pt does not fit model.{summary['model']} in params.yaml; "
-            f"retrain with `dvc repro`"
-        ) from None
-    return model.to(device).eval(), summary
