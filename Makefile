@@ -8,7 +8,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup repro readme test bench params lint lock clean
+.PHONY: setup browser repro readme test bench gpu-check params lint lock clean
 
 setup: $(VENV)/.installed
 
@@ -40,8 +40,20 @@ readme: setup
 	python -m harness.readme --readme README.md --audit reports/audit.json --probe runs/probe/metrics.json \
 	    --sweeps reports/sweeps.json --verdicts reports/verdicts.json
 
-test: setup
+test: setup browser
 	python -m pytest
+
+# the report's headless-browser test needs chromium: installed here when missing and the system allows it,
+# otherwise that one test skips and says how to install it
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  echo "chromium is missing and could not be installed: the browser test will skip (sudo apt-get install chromium)"; }
+
+# on a machine with a CUDA GPU: the gpu tests, the benchmark stage on CUDA and paper-size training steps in at
+# most about 8 minutes; writes results/gpu/<card>.json (commit it). Without a GPU it says so and stops.
+gpu-check: setup
+	python -m harness.gpu_check --out results/gpu
 
 # baselines live per machine (hostname + GPU); the first run on a machine only saves one
 BENCH_MACHINE := $(shell hostname)-$(shell nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' ' '_' || echo cpu)

@@ -9,6 +9,7 @@ reports/report.md (short enough for a pull-request comment).
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import yaml
 
 from harness.claims import Registry
 from harness.errors import HarnessError
+from harness.gpu_check import latest_result
 from harness.verdicts import default_classes, judge_registry
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"  # shipped inside the package
@@ -51,7 +53,8 @@ class ReportInputs:
     evals: Path          # the train stages' evaluation folders: <run>/metrics.json, predictions.csv
     runs: Path           # train/<run>/summary.json and control/<strategy>/summary.json
     params: Path         # params.yaml
-    repo: Path           # the repository (git state, dvc.lock)
+    gpu_results: Path    # make gpu-check's committed results (results/gpu; the newest is shown)
+    repo: Path           # the repository (git state, dvc.lock, requirements.lock)
 
     def require(self) -> None:
         needed = {self.audit: "the audit stage's metrics", self.audit_table: "the audit stage's table",
@@ -61,7 +64,7 @@ class ReportInputs:
         for path, what in needed.items():
             if not Path(path).is_file():
                 raise HarnessError(f"the report needs {path} ({what}); run `dvc repro` to produce it")
-        for folder in (self.splits, self.evals, self.runs):
+        for folder in (self.splits, self.evals, self.runs, self.gpu_results):
             if not Path(folder).is_dir():
                 raise HarnessError(f"the report needs the folder {folder}; run `dvc repro` to produce it")
 
@@ -100,6 +103,7 @@ def collect(inputs: ReportInputs) -> dict[str, Any]:
         "recipe_differences": _recipe_differences(params),
         "params": params,
         "environment": environment(inputs.repo),
+        "gpu_check": latest_result(inputs.gpu_results),
     }
 
 
@@ -121,8 +125,10 @@ def environment(root: Path) -> dict[str, Any]:
             outs = body.get("outs") or []
             lock[stage] = ", ".join(f"{Path(o['path']).name}:{(o.get('md5') or '')[:8]}" for o in outs)
     git = git_state(Path(root))
+    pins = Path(root) / "requirements.lock"  # the pinned environment make setup installs
     return {"git_commit": git["commit"], "git_dirty": git["dirty"], "hardware": hardware(),
-            "libraries": library_versions(), "dvc_lock": lock}
+            "libraries": library_versions(), "dvc_lock": lock,
+            "requirements_lock_sha256": hashlib.sha256(pins.read_bytes()).hexdigest() if pins.is_file() else None}
 
 
 def bundle_of(collected: dict[str, Any]) -> dict[str, Any]:
@@ -260,6 +266,7 @@ def build_context(collected: dict[str, Any], registry: Registry, images: dict[st
         "train": collected.get("train") or {},
         "model_paper": (collected.get("model") or {}).get("paper") or {},
         "environment": collected.get("environment") or {},
+        "gpu_check": collected.get("gpu_check"),
         "images": {k: base64.b64encode(v).decode() for k, v in images.items()},
         "image_names": sorted(images),
         "params_model": params.get("model", {}),

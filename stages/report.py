@@ -31,7 +31,8 @@ def main() -> None:
                             ("sweeps", "the sweeps stage's table"), ("bench", "the benchmark stage's folder"),
                             ("probe", "the probe stage's metrics.json"), ("prepared", "the prepare stage's summary.json"),
                             ("splits", "the split stages' folder"), ("evals", "the evaluation folders"),
-                            ("runs", "the folder holding train/ and control/"), ("params", "params.yaml")):
+                            ("runs", "the folder holding train/ and control/"), ("params", "params.yaml"),
+                            ("gpu-results", "make gpu-check's results folder (the newest is shown)")):
         parser.add_argument(f"--{name}", type=Path, required=True, help=help_text)
     parser.add_argument("--repo", type=Path, default=Path("."), help="the repository (git state, dvc.lock)")
     parser.add_argument("--out", type=Path, required=True, help="where report.html, report.md, figures/ and verdicts.json go")
@@ -42,7 +43,8 @@ def main() -> None:
     writeup = args.writeup.read_text().splitlines()
     collected = collect(ReportInputs(audit=args.audit, audit_table=args.audit_table, sweeps=args.sweeps, bench=args.bench,
                                      probe=args.probe, prepared=args.prepared, splits=args.splits, evals=args.evals,
-                                     runs=args.runs, params=args.params, repo=args.repo))
+                                     runs=args.runs, params=args.params, gpu_results=args.gpu_results,
+                                     repo=args.repo))
     images = figures(collected)
     context = build_context(collected, registry, images, writeup)
     html, markdown = render(context)

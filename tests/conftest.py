@@ -110,6 +110,17 @@ def smoke_dataset(tmp_path_factory, smoke_params) -> dict:
     return synthetic_dataset(smoke_params, tmp_path_factory.mktemp("smoke") / "frames")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The one CUDA marker: a test marked ``gpu`` is skipped on a machine without a CUDA device (make gpu-check
+    runs exactly these, with ``-m gpu``, where there is one)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (marker gpu; run make gpu-check on a machine with one)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _few_threads():
     """Tests share 2 cores with their own worker processes: keep torch to what it is given."""

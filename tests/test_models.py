@@ -71,7 +71,7 @@ def test_bad_model_params_name_the_key():
         build_model("multitask", params, 14)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="peak GPU memory needs a CUDA GPU")
+@pytest.mark.gpu
 def test_mixed_precision_shrinks_a_training_steps_peak_memory():
     from harness.bench.workloads import step_memory_saving
 

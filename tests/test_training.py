@@ -247,12 +247,8 @@ def test_killed_mid_run_and_resumed_ends_like_an_uninterrupted_run(tmp_path):
     assert list(rows["step"]) == [0, 1, 2, 3]
 
 
-# --------------------------------------------------------------------------- CUDA
-gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-
-
+# --------------------------------------------------------------------------- CUDA (marker gpu: skipped without one)
 @pytest.mark.gpu
-@gpu
 def test_fp16_gradscaler_step_on_cuda(train_cfg):
     device = torch.device("cuda")
     precision = resolve_precision("amp", device)
@@ -267,7 +263,6 @@ def test_fp16_gradscaler_step_on_cuda(train_cfg):
 
 
 @pytest.mark.gpu
-@gpu
 def test_pinned_memory_loader_on_cuda(smoke_dataset, tmp_path):
     setup = smoke_setup(smoke_dataset, tmp_path, epochs=1, num_workers=1, pin_memory=True)
     setup.spec.device = torch.device("cuda")
