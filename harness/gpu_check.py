@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -29,16 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.gpu_results import card_slug
 from harness.io import read_json, write_json
 from harness.sources import ROOT
 
 NEEDS_GPU = "make gpu-check needs a CUDA GPU, and torch sees none on this machine: nothing was measured"
 LIMITS = {"tests": 150, "benchmark": 240, "paper_steps": 90}  # seconds per part: 8 minutes in all
-
-
-def card_slug(device_name: str) -> str:
-    """A file name for a card: 'NVIDIA H200' -> 'nvidia-h200'."""
-    return re.sub(r"[^a-z0-9]+", "-", device_name.lower()).strip("-") or "unknown-gpu"
 
 
 def junit_summary(path: Path) -> dict[str, Any]:
@@ -50,13 +45,6 @@ def junit_summary(path: Path) -> dict[str, Any]:
               if case.find("failure") is not None or case.find("error") is not None]
     return {**counts, "passed": counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"],
             "failed": failed}
-
-
-def latest_result(folder: Path) -> dict[str, Any] | None:
-    """The newest gpu-check result in ``folder`` (by its ``finished`` time), or None when there is none."""
-    results = [read_json(p) for p in sorted(Path(folder).glob("*.json"))] if Path(folder).is_dir() else []
-    results = [r for r in results if isinstance(r, dict) and r.get("finished")]
-    return max(results, key=lambda r: r["finished"]) if results else None
 
 
 def _run(cmd: list[str], limit: int, cwd: Path) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import yaml
 
 from harness.claims import Registry
 from harness.errors import HarnessError
-from harness.gpu_check import latest_result
+from harness.gpu_results import latest_result
 from harness.verdicts import default_classes, judge_registry
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"  # shipped inside the package

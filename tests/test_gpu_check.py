@@ -11,7 +11,8 @@ import pytest
 import torch
 from conftest import REPO, env_with_venv
 
-from harness.gpu_check import NEEDS_GPU, benchmark_on_cuda, card_slug, junit_summary, latest_result
+from harness.gpu_check import NEEDS_GPU, benchmark_on_cuda, junit_summary
+from harness.gpu_results import card_slug, latest_result
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU: make gpu-check would run")
