@@ -95,3 +95,12 @@ def test_mixed_precision_shrinks_a_training_steps_peak_memory():
     result = step_memory_saving(lambda: step(False), lambda: step(True), device)
     assert result["status"] == "measured" and 0 < result["saving"] < 1
     assert result["amp_step_bytes"] < result["fp32_step_bytes"]
+
+
+def test_the_model_registry_holds_every_name_the_schema_allows():
+    import typing
+
+    from harness.config import ModelName
+    from harness.models import REGISTRY
+
+    assert set(REGISTRY) == set(typing.get_args(ModelName))

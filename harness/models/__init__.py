@@ -7,23 +7,25 @@ from typing import Any
 import torch
 from torch import nn
 
+from harness.config import BaselineConfig, MultiTaskConfig, parse_section
+from harness.errors import ConfigError
 from harness.models.baseline import BaselineCNN
 from harness.models.multitask import MultiTaskModel
 
-MODELS = ("baseline", "multitask")
+# the registry: each model's class and its section's schema, by the names harness.config.ModelName spells
+# (tests/test_models.py checks the two agree)
+REGISTRY: dict[str, tuple[type[nn.Module], type]] = {
+    "baseline": (BaselineCNN, BaselineConfig),
+    "multitask": (MultiTaskModel, MultiTaskConfig),
+}
 
 
 def build_model(name: str, model_params: dict[str, Any], n_classes: int) -> nn.Module:
     """Build ``name`` from its params.yaml section (``model.<name>``), validated."""
-    from harness.config import BaselineConfig, MultiTaskConfig, parse_section
-
-    if name == "baseline":
-        return BaselineCNN(parse_section(BaselineConfig, model_params, "model.baseline"), n_classes)
-    if name == "multitask":
-        return MultiTaskModel(parse_section(MultiTaskConfig, model_params, "model.multitask"), n_classes)
-    from harness.errors import ConfigError
-
-    raise ConfigError(f"params.yaml: model {name!r} is not one of {', '.join(MODELS)}")
+    if name not in REGISTRY:
+        raise ConfigError(f"params.yaml: model {name!r} is not one of {', '.join(REGISTRY)}")
+    model_cls, schema = REGISTRY[name]
+    return model_cls(parse_section(schema, model_params, f"model.{name}"), n_classes)
 
 
 def count_parameters(model: nn.Module) -> int:
