@@ -325,7 +325,20 @@ class OfficialSplitConfig:
     seed: int = nonneg()
 
 
-SplitStrategy = Literal["frame", "video", "official"]
+@dataclass(frozen=True, kw_only=True)
+class GapSplitConfig:
+    """The time-gap split: inside each Train video, earlier windows train and later ones evaluate."""
+
+    frames: int = nonneg()  # PNGs between a video's last training frame and its first evaluation frame
+    train_fraction: float = fraction()  # the cut: this share of each video's windows lies before it
+    curve: tuple[int, ...] = nonneg()  # gaps (PNGs) the probe stage scores for the gap curve
+
+    def validate(self, key: str) -> None:
+        if not self.curve or len(set(self.curve)) != len(self.curve):
+            raise _fail(f"{key}.curve", list(self.curve), "must list distinct gaps")
+
+
+SplitStrategy = Literal["frame", "video", "official", "gap"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -333,6 +346,7 @@ class SplitsConfig:
     frame: FrameSplitConfig
     video: VideoSplitConfig
     official: OfficialSplitConfig
+    gap: GapSplitConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -359,10 +373,17 @@ class PipelineConfig:
 class LeakageConfig:
     hamming_radius: int = nonneg()
     shared_frame_thresholds: tuple[int, ...] = positive()
+    curve_max_radius: int = nonneg()  # the rate and chance curves run over radius 0..this
+    bootstrap_resamples: int = positive()  # for the excess over chance, resampling evaluation videos
+    confidence: float = fraction()
+    seed: int = nonneg()
+    duplicate_examples: int = nonneg()  # exact-duplicate groups listed in leakage.json
+    gallery_pairs: int = nonneg()  # closest evaluation/training pairs the split stage draws for the report
 
     def validate(self, key: str) -> None:
-        if self.hamming_radius > 16:
-            raise _fail(f"{key}.hamming_radius", self.hamming_radius, "must be at most 16 bits")
+        for name in ("hamming_radius", "curve_max_radius"):
+            if getattr(self, name) > 16:
+                raise _fail(f"{key}.{name}", getattr(self, name), "must be at most 16 bits")
 
 
 # --------------------------------------------------------------------------- schemas of the training, model, loss, benchmark and sweep sections

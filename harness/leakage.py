@@ -4,82 +4,50 @@ Per split strategy and evaluation set:
 - videos with windows on both sides;
 - the share of evaluation windows that share at least k frames with some single training window;
 - the cross-split near-duplicate rate: evaluation frames whose pHash lies within Hamming radius r of
-  some training frame (deepchecks' SimilarImageLeakage idea), found by multi-index hashing rather
-  than an all-pairs scan, so it runs on the 1.38 M frames of the real set;
+  some training frame (deepchecks' SimilarImageLeakage idea), found by multi-index hashing
+  (``harness.neighbours``) rather than an all-pairs scan, so it runs on the 1.38 M frames of the real set;
+- that rate as a curve over radius 0..R beside a *chance* curve: the same search restricted to training
+  frames of other classes (a video has one class, so other videos too). A match there cannot carry the
+  label: it measures scene and background collisions, which fixed surveillance cameras make common. The
+  headline is the excess over chance at r with a bootstrap interval over evaluation videos;
+- the leaking pairs themselves (each evaluation frame with its nearest training frame within r) and a
+  per-video table, for a person to look at;
+- exact duplicates across frame identities (``harness.duplicates``);
 - the majority-class rate of the evaluation set (the accuracy of always guessing its commonest class).
+
+One search at radius max(R, r) gives every curve point and the pairs: rate(k) = share of frames whose
+nearest training frame lies within k bits, monotone in k by construction.
 """
 
 from __future__ import annotations
 
-import itertools
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness.config import LeakageConfig, WindowConfig
-from harness.data.phash import hamming
 from harness.data.windows import frame_rows, shared_frames
+from harness.duplicates import duplicate_groups, exact_duplicates, frame_roles
+from harness.metrics import bootstrap_counts, interval
+from harness.neighbours import Nearest, nearest, nearest_bruteforce, search
 from harness.splits import Manifest
 
-_MAX_CANDIDATES = 4_000_000  # candidate pairs checked at once (memory bound: ~100 MB)
-
-
-def _blocks(radius: int) -> list[tuple[int, int]]:
-    """radius + 1 disjoint bit ranges covering 64 bits (pigeonhole: one block matches exactly)."""
-    edges = np.linspace(0, 64, radius + 2).round().astype(int)
-    return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
-
-
-def _block_values(hashes: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    width = hi - lo
-    mask = np.uint64((1 << width) - 1) if width < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
-    return (hashes >> np.uint64(lo)) & mask
+PAIR_COLUMNS = ["role", "eval_row", "train_row", "distance", "eval_video", "eval_frame", "train_video",
+                "train_frame", "eval_class", "train_class", "same_video", "same_frame", "eval_path", "train_path"]
+VIDEO_COLUMNS = ["role", "video_id", "class_name", "frames", "near_duplicate_frames", "near_duplicate_share",
+                 "chance_share", "top_train_video", "top_train_video_frames", "same_video"]
 
 
 def near_duplicate_mask(query: np.ndarray, reference: np.ndarray, radius: int) -> np.ndarray:
     """For each query hash, is some reference hash within ``radius`` bits? (uint64 arrays)"""
-    query = np.asarray(query, np.uint64)
-    reference = np.unique(np.asarray(reference, np.uint64))
-    if len(query) == 0 or len(reference) == 0:
-        return np.zeros(len(query), bool)
-    unique_query, inverse = np.unique(query, return_inverse=True)
-    found = np.isin(unique_query, reference)
-    if radius > 0:
-        for lo, hi in _blocks(radius):
-            pending = np.flatnonzero(~found)
-            if len(pending) == 0:
-                break
-            ref_keys = _block_values(reference, lo, hi)
-            order = np.argsort(ref_keys, kind="stable")
-            ref_sorted, ref_keys = reference[order], ref_keys[order]
-            keys = _block_values(unique_query[pending], lo, hi)
-            left = np.searchsorted(ref_keys, keys, "left")
-            right = np.searchsorted(ref_keys, keys, "right")
-            sizes = right - left
-            # check candidates in chunks of bounded size
-            ends = np.cumsum(sizes)
-            chunk_start = 0
-            while chunk_start < len(pending):
-                base = ends[chunk_start - 1] if chunk_start else 0
-                chunk_end = max(int(np.searchsorted(ends, base + _MAX_CANDIDATES, "right")), chunk_start + 1)
-                sl = slice(chunk_start, chunk_end)
-                n = sizes[sl]
-                if n.sum():
-                    owner = np.repeat(np.arange(chunk_start, chunk_end), n)
-                    offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-                    candidates = ref_sorted[left[owner] + offsets]
-                    close = hamming(unique_query[pending[owner]], candidates) <= radius
-                    found[pending[np.unique(owner[close])]] = True
-                chunk_start = chunk_end
-    return found[inverse]
+    return nearest(query, reference, radius).found
 
 
 def near_duplicate_mask_bruteforce(query: np.ndarray, reference: np.ndarray, radius: int) -> np.ndarray:
     """The all-pairs definition; for tests on small inputs."""
-    query, reference = np.asarray(query, np.uint64), np.asarray(reference, np.uint64)
-    if len(reference) == 0:
-        return np.zeros(len(query), bool)
-    return (hamming(query[:, None], reference[None, :]) <= radius).any(axis=1)
+    return nearest_bruteforce(query, reference, radius).found
 
 
 def max_shared_frames(eval_windows: pd.DataFrame, train_windows: pd.DataFrame, cfg: WindowConfig) -> np.ndarray:
@@ -95,40 +63,155 @@ def max_shared_frames(eval_windows: pd.DataFrame, train_windows: pd.DataFrame, c
     return best
 
 
-def evidence(
-    manifest: Manifest,
-    index: pd.DataFrame,
-    window_cfg: WindowConfig,
-    cfg: LeakageConfig,
-    classes: tuple[str, ...],
-) -> dict[str, dict[str, float | int | str]]:
-    """Leakage evidence for each evaluation role (val, test) of ``manifest``."""
+@dataclass(frozen=True)
+class Matches:
+    """One evaluation set's frames (index rows, ascending) and their nearest training frames (index rows)."""
+
+    rows: np.ndarray
+    nearest: Nearest  # over all training frames
+    chance: Nearest  # over training frames of other classes only (a video has one class: other videos too)
+
+
+def match_frames(eval_rows: np.ndarray, train_rows: np.ndarray, index: pd.DataFrame, radius: int) -> Matches:
+    """Nearest training frame of each evaluation frame within ``radius``, overall and of another class."""
+    hashes, labels = index["phash"].to_numpy(np.uint64), index["label"].to_numpy(np.int64)
+    found, chance = search(hashes[eval_rows], hashes[train_rows], radius, labels[eval_rows], labels[train_rows])
+
+    def to_rows(n: Nearest) -> Nearest:
+        return Nearest(n.distance, np.where(n.found, train_rows[np.maximum(n.index, 0)], -1))
+
+    return Matches(eval_rows, to_rows(found), to_rows(chance))
+
+
+def rate_curve(distance: np.ndarray, max_radius: int) -> dict[str, float]:
+    """Share of frames whose nearest match lies within r bits, for r = 0..max_radius (keys are r as text)."""
+    if len(distance) == 0:
+        return {str(r): 0.0 for r in range(max_radius + 1)}
+    return {str(r): round(float((distance <= r).mean()), 6) for r in range(max_radius + 1)}
+
+
+def excess_over_chance(near: np.ndarray, chance: np.ndarray, videos: np.ndarray, cfg: LeakageConfig) -> dict[str, float]:
+    """Near-duplicate rate minus chance rate, with a percentile interval from a bootstrap over videos
+    (all frames of each drawn video: frames of one video are not independent)."""
+    table = pd.DataFrame({"v": videos, "n": 1, "near": near, "chance": chance}).groupby("v").sum()
+    counts = bootstrap_counts(len(table), cfg.bootstrap_resamples, cfg.seed)
+    frames = counts @ table["n"].to_numpy()
+    samples = (counts @ table["near"].to_numpy() - counts @ table["chance"].to_numpy()) / frames
+    low, high = interval(samples, cfg.confidence)
+    return {"excess_over_chance": round(float(near.mean() - chance.mean()), 6),
+            "excess_over_chance_ci_low": round(low, 6), "excess_over_chance_ci_high": round(high, 6)}
+
+
+def leak_pairs(role: str, matches: Matches, index: pd.DataFrame, radius: int) -> pd.DataFrame:
+    """Evaluation frames with a training frame within ``radius``: both frames, the distance, both videos."""
+    keep = matches.nearest.distance <= radius
+    ev, tr = matches.rows[keep], matches.nearest.index[keep]
+    left, right = index.iloc[ev], index.iloc[tr]
+    pairs = pd.DataFrame({
+        "role": role, "eval_row": ev, "train_row": tr, "distance": matches.nearest.distance[keep].astype(np.int8),
+        "eval_video": left["video_id"].to_numpy(), "eval_frame": left["frame_index"].to_numpy(),
+        "train_video": right["video_id"].to_numpy(), "train_frame": right["frame_index"].to_numpy(),
+        "eval_class": left["class_name"].to_numpy(), "train_class": right["class_name"].to_numpy(),
+    })
+    pairs["same_video"] = pairs["eval_video"] == pairs["train_video"]
+    pairs["same_frame"] = pairs["eval_row"] == pairs["train_row"]  # the frame split's shared frames
+    pairs["eval_path"], pairs["train_path"] = left["path"].to_numpy(), right["path"].to_numpy()
+    return pairs[PAIR_COLUMNS]
+
+
+def leak_videos(role: str, matches: Matches, pairs: pd.DataFrame, index: pd.DataFrame, radius: int) -> pd.DataFrame:
+    """Per evaluation video: its frames, the share with a near-duplicate in training (and by chance), and
+    the training video its frames match most (ties: the first by name)."""
+    frames = index.iloc[matches.rows]
+    table = pd.DataFrame({
+        "video_id": frames["video_id"].to_numpy(), "class_name": frames["class_name"].to_numpy(),
+        "near": matches.nearest.distance <= radius, "chance": matches.chance.distance <= radius,
+    }).groupby("video_id", sort=True).agg(class_name=("class_name", "first"), frames=("near", "size"),
+                                          near_duplicate_frames=("near", "sum"), chance_frames=("chance", "sum"))
+    top = (pairs.groupby(["eval_video", "train_video"]).size().rename("n").reset_index()
+           .sort_values(["eval_video", "n", "train_video"], ascending=[True, False, True])
+           .drop_duplicates("eval_video").set_index("eval_video"))
+    table["top_train_video"] = top["train_video"].reindex(table.index).fillna("")
+    table["top_train_video_frames"] = top["n"].reindex(table.index).fillna(0).astype(np.int64)
+    table["near_duplicate_share"] = (table["near_duplicate_frames"] / table["frames"]).round(6)
+    table["chance_share"] = (table["chance_frames"] / table["frames"]).round(6)
+    table["same_video"] = table["top_train_video"] == table.index
+    table = table.reset_index().assign(role=role)
+    return table.sort_values(["near_duplicate_share", "video_id"], ascending=[False, True])[VIDEO_COLUMNS]
+
+
+def _role_record(role_windows: pd.DataFrame, train: pd.DataFrame, matches: Matches, in_train: np.ndarray,
+                 index: pd.DataFrame, window_cfg: WindowConfig, cfg: LeakageConfig, classes: tuple[str, ...]) -> dict:
+    near = matches.nearest.distance <= cfg.hamming_radius
+    chance = matches.chance.distance <= cfg.hamming_radius
+    videos = index["video_id"].to_numpy()
+    same_video = videos[matches.rows[near]] == videos[matches.nearest.index[near]]
+    shared = max_shared_frames(role_windows, train, window_cfg)
+    label_counts = role_windows["label"].value_counts()
+    record: dict[str, Any] = {
+        "windows": int(len(role_windows)),
+        "videos": int(role_windows["video_id"].nunique()),
+        "videos_shared_with_train": int(len(set(role_windows["video_id"]) & set(train["video_id"]))),
+        "frames": int(len(matches.rows)),
+        "frames_also_in_train_windows": round(float(in_train.mean()), 6),
+        "near_duplicate_rate": round(float(near.mean()), 6),
+        "near_duplicate_rate_unshared_frames": round(float(near[~in_train].mean()), 6) if (~in_train).any() else 0.0,
+        # of the near-duplicates, how many match a training frame of their own video
+        "near_duplicates_in_same_video": round(float(same_video.mean()), 6) if near.any() else 0.0,
+        "chance_rate": round(float(chance.mean()), 6),
+        **excess_over_chance(near, chance, videos[matches.rows], cfg),
+        "near_duplicate_rate_by_radius": rate_curve(matches.nearest.distance, cfg.curve_max_radius),
+        "chance_rate_by_radius": rate_curve(matches.chance.distance, cfg.curve_max_radius),
+        "majority_class": classes[int(label_counts.idxmax())],
+        "majority_class_rate": round(float(label_counts.max() / len(role_windows)), 6),
+    }
+    for k in cfg.shared_frame_thresholds:
+        record[f"windows_sharing_at_least_{k}_frames"] = round(float((shared >= k).mean()), 6)
+    return record
+
+
+@dataclass(frozen=True)
+class Evidence:
+    by_role: dict[str, dict[str, Any]]  # val / test -> the leakage.json record
+    exact_duplicates: dict[str, Any]
+    pairs: pd.DataFrame  # PAIR_COLUMNS: one row per evaluation frame with a near-duplicate in training
+    videos: pd.DataFrame  # VIDEO_COLUMNS: one row per evaluation video
+
+
+def leakage_evidence(manifest: Manifest, index: pd.DataFrame, window_cfg: WindowConfig, cfg: LeakageConfig,
+                     classes: tuple[str, ...]) -> Evidence:
+    """Everything model-free for ``manifest``. Pairs and videos list each distinct evaluation set once
+    (the frame split's test set is its validation set: listed as test)."""
     train = manifest.role("train")
-    train_videos = set(train["video_id"])
     train_frames = np.unique(frame_rows(train, window_cfg))
-    hashes = index["phash"].to_numpy(np.uint64)
-    out: dict[str, dict[str, float | int | str]] = {}
+    radius = max(cfg.hamming_radius, cfg.curve_max_radius)
+    by_role, pairs, videos, rows_by_role = {}, [], [], {"train": train_frames}
     for role in ("val", "test"):
-        ev = manifest.role(role)
-        if ev.empty:
+        role_windows = manifest.role(role)
+        if role_windows.empty:
             continue
-        eval_frames = np.unique(frame_rows(ev, window_cfg))
+        if role == "test" and manifest.test_set == "val":  # the frame split scores its validation set: one search
+            by_role[role] = dict(by_role["val"])
+            rows_by_role[role] = rows_by_role.pop("val")
+            pairs[-1], videos[-1] = pairs[-1].assign(role=role), videos[-1].assign(role=role)
+            continue
+        eval_frames = np.unique(frame_rows(role_windows, window_cfg))
+        matches = match_frames(eval_frames, train_frames, index, radius)
         in_train = np.isin(eval_frames, train_frames)
-        near = near_duplicate_mask(hashes[eval_frames], hashes[train_frames], cfg.hamming_radius)
-        shared = max_shared_frames(ev, train, window_cfg)
-        label_counts = ev["label"].value_counts()
-        record: dict[str, float | int | str] = {
-            "windows": int(len(ev)),
-            "videos": int(ev["video_id"].nunique()),
-            "videos_shared_with_train": int(len(set(ev["video_id"]) & train_videos)),
-            "frames": int(len(eval_frames)),
-            "frames_also_in_train_windows": round(float(in_train.mean()), 6),
-            "near_duplicate_rate": round(float(near.mean()), 6),
-            "near_duplicate_rate_unshared_frames": round(float(near[~in_train].mean()), 6) if (~in_train).any() else 0.0,
-            "majority_class": classes[int(label_counts.idxmax())],
-            "majority_class_rate": round(float(label_counts.max() / len(ev)), 6),
-        }
-        for k in cfg.shared_frame_thresholds:
-            record[f"windows_sharing_at_least_{k}_frames"] = round(float((shared >= k).mean()), 6)
-        out[role] = record
-    return out
+        by_role[role] = _role_record(role_windows, train, matches, in_train, index, window_cfg, cfg, classes)
+        rows_by_role[role] = eval_frames
+        pairs.append(leak_pairs(role, matches, index, cfg.hamming_radius))
+        videos.append(leak_videos(role, matches, pairs[-1], index, cfg.hamming_radius))
+    roles = frame_roles(len(index), rows_by_role)
+    duplicates = exact_duplicates(duplicate_groups(index), roles, cfg.duplicate_examples)
+    return Evidence(by_role, duplicates, _concat(pairs, PAIR_COLUMNS), _concat(videos, VIDEO_COLUMNS))
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def evidence(manifest: Manifest, index: pd.DataFrame, window_cfg: WindowConfig, cfg: LeakageConfig,
+             classes: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Leakage evidence for each evaluation role (val, test) of ``manifest``."""
+    return leakage_evidence(manifest, index, window_cfg, cfg, classes).by_role

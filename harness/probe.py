@@ -12,11 +12,17 @@ again; the nearest neighbours do not change, so each permutation costs one index
 is (1 + #{permuted score >= observed}) / (1 + permutations) (Phipson & Smyth). It answers "does the
 nearest training window carry the evaluation window's label more often than a label-free look-up
 would?"; the split's majority-class floor is reported beside it.
+
+The gap curve (``gap_curve``) scores the same look-up on ``gap`` manifests built in memory for several
+gaps: evaluation windows that share no frame with training and lie G PNGs or more after it, in the same
+videos. Where the score stays at the frame split's level as G grows, the look-up needs no shared frames:
+it recognises the scene; where it falls towards the video split's, the frame split's score was shared frames.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import cv2
@@ -26,10 +32,11 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.neighbors import NearestNeighbors
 from tqdm import tqdm
 
-from harness.config import EvaluateConfig, ProbeConfig, WindowConfig
+from harness.config import EvaluateConfig, ProbeConfig, SplitsConfig, WindowConfig
 from harness.data.frames import read_frame
 from harness.data.windows import frame_rows
-from harness.metrics import score_predictions
+from harness.metrics import majority_rate, score_predictions, score_with_intervals
+from harness.splits import gap_split
 
 MODEL_NAME = "nearest_neighbour"  # how the probe appears beside the trained models
 
@@ -73,6 +80,18 @@ def permutation_scores(train_videos: np.ndarray, train_labels: np.ndarray, neigh
     return {"accuracy": accuracy, "macro_f1": macro_f1}
 
 
+def look_up(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each evaluation window's prediction (its nearest training window's label) and that neighbour's row in
+    ``train``. ``features`` are window features indexed by window_id; ``train`` and ``evaluation`` are manifest rows."""
+    train_ids, eval_ids = train["window_id"].to_numpy(), evaluation["window_id"].to_numpy()
+    neighbour = nearest_training_window(features[train_ids], features[eval_ids])
+    predictions = pd.DataFrame({"window_id": eval_ids, "video_id": evaluation["video_id"].to_numpy(),
+                                "label": evaluation["label"].to_numpy(np.int64),
+                                "predicted": train["label"].to_numpy(np.int64)[neighbour],
+                                "neighbour_video_id": train["video_id"].to_numpy()[neighbour]})
+    return predictions, neighbour
+
+
 def probe(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame, class_names: tuple[str, ...],
           cfg: ProbeConfig, evaluate: EvaluateConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Predictions and scores of the look-up on one split, scored as the evaluate stage scores a model
@@ -81,13 +100,8 @@ def probe(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame, c
     ``features`` are window features indexed by window_id; ``train`` and ``evaluation`` are manifest rows.
     """
     n_classes = len(class_names)
-    train_ids, eval_ids = train["window_id"].to_numpy(), evaluation["window_id"].to_numpy()
-    neighbour = nearest_training_window(features[train_ids], features[eval_ids])
-    labels = evaluation["label"].to_numpy(np.int64)
-    predicted = train["label"].to_numpy(np.int64)[neighbour]
-    predictions = pd.DataFrame({"window_id": eval_ids, "video_id": evaluation["video_id"].to_numpy(),
-                                "label": labels, "predicted": predicted,
-                                "neighbour_video_id": train["video_id"].to_numpy()[neighbour]})
+    predictions, neighbour = look_up(features, train, evaluation)
+    labels, predicted = predictions["label"].to_numpy(), predictions["predicted"].to_numpy()
     one_hot = pd.DataFrame(np.eye(n_classes)[predicted], columns=[f"p{i}" for i in range(n_classes)])
     scores = score_predictions(pd.concat([predictions, one_hot], axis=1), class_names, evaluate)
 
@@ -103,3 +117,29 @@ def probe(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame, c
     same_video = (predictions["neighbour_video_id"] == predictions["video_id"]).mean() if len(labels) else 0.0
     window = {**scores["window"], "neighbour_in_same_video": round(float(same_video), 6)}
     return predictions, {"window": window, "video": scores["video"], "permutation": permutation}
+
+
+def gap_curve(features: np.ndarray, windows: pd.DataFrame, splits: SplitsConfig, window_cfg: WindowConfig,
+              n_classes: int, evaluate: EvaluateConfig) -> list[dict[str, Any]]:
+    """The look-up's window scores (video-bootstrap intervals) on the ``gap`` manifest of each gap in
+    ``splits.gap.curve``, smallest gap first: one row per gap with its evaluation windows, videos and classes.
+
+    ``windows`` is the full window table (``build_windows``; row = window_id, as ``features``). A gap no video
+    is long enough for gives a row with no windows and no scores.
+    """
+    rows = []
+    for gap in sorted(splits.gap.curve):
+        manifest = gap_split(windows, replace(splits, gap=replace(splits.gap, frames=gap)), window_cfg)
+        evaluation = manifest.role("test")
+        row: dict[str, Any] = {"gap": gap, "windows": len(evaluation), "videos": int(evaluation["video_id"].nunique()),
+                               "classes": int(evaluation["label"].nunique())}
+        if len(evaluation):
+            predictions, _ = look_up(features, manifest.role("train"), evaluation)
+            y, yhat = predictions["label"].to_numpy(), predictions["predicted"].to_numpy()
+            scored = score_with_intervals(y, yhat, predictions["video_id"].to_numpy(), n_classes,
+                                          evaluate.bootstrap_resamples, evaluate.confidence, evaluate.seed)
+            same_video = (predictions["neighbour_video_id"] == predictions["video_id"]).mean()
+            row.update({k: v for k, v in scored.flat().items() if k.startswith(("accuracy", "macro_f1"))},
+                       majority_class_rate=round(majority_rate(y), 6), neighbour_in_same_video=round(float(same_video), 6))
+        rows.append(row)
+    return rows

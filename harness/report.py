@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +96,8 @@ def collect(inputs: ReportInputs) -> dict[str, Any]:
         "prepare": _read_json(inputs.prepared),
         "probe": _read_json(inputs.probe),
         "leakage": {p.parent.name: _read_json(p) for p in sorted(Path(inputs.splits).glob("*/leakage.json"))},
+        "leak_videos": {p.parent.name: pd.read_csv(p) for p in sorted(Path(inputs.splits).glob("*/leak_videos.csv"))},
+        "galleries": {p.parent.parent.name: gallery_of(p) for p in sorted(Path(inputs.splits).glob("*/gallery/gallery.csv"))},
         "evals": evals,
         "train": train,
         "model": bench.get("model") or {},
@@ -105,6 +106,22 @@ def collect(inputs: ReportInputs) -> dict[str, Any]:
         "environment": environment(inputs.repo),
         "gpu_check": latest_result(inputs.gpu_results),
     }
+
+
+def gallery_of(table_path: Path) -> list[dict[str, Any]]:
+    """A split stage's gallery (harness.gallery): each pair's row with its PNG, base64-encoded for embedding."""
+    table = pd.read_csv(table_path) if table_path.stat().st_size > 1 else pd.DataFrame()
+    return [{**row, "image": base64.b64encode((table_path.parent / row["file"]).read_bytes()).decode()}
+            for row in table.to_dict("records")]
+
+
+def top_leaking_videos(leak_videos: dict[str, pd.DataFrame], n: int = 5) -> dict[str, list[dict[str, Any]]]:
+    """Per split, the ``n`` evaluation videos (of the scored set) with the largest near-duplicate share."""
+    out = {}
+    for strategy, table in leak_videos.items():
+        scored = table[table["role"] == "test"] if "test" in set(table["role"]) else table
+        out[strategy] = scored.sort_values(["near_duplicate_share", "video_id"], ascending=[False, True]).head(n).to_dict("records")
+    return out
 
 
 def _recipe_differences(params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -144,86 +161,6 @@ def run_context(collected: dict[str, Any]) -> dict[str, Any]:
     return {"data_source": source or "unknown", "profile": profile or "unknown", "cuda": bench_env.get("device") == "cuda"}
 
 
-# --------------------------------------------------------------------------- figures
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-def figures(collected: dict[str, Any]) -> dict[str, bytes]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out: dict[str, bytes] = {}
-    table = collected.get("audit_table")
-    if table is not None and len(table):
-        groups = [(m, lab) for m, lab in table[["model", "labels"]].drop_duplicates().itertuples(index=False)]
-        strategies = [s for s in ("frame", "video", "official") if s in set(table["strategy"])]
-        fig, ax = plt.subplots(figsize=(7.5, 3.6))
-        width = 0.8 / max(len(strategies), 1)
-        colours = {"frame": "#c0392b", "video": "#2e86c1", "official": "#27ae60"}
-        for j, strategy in enumerate(strategies):
-            for i, (model, labels) in enumerate(groups):
-                row = table[(table.model == model) & (table.labels == labels) & (table.strategy == strategy)]
-                if row.empty:
-                    continue
-                r = row.iloc[0]
-                x = i + (j - (len(strategies) - 1) / 2) * width
-                ax.bar(x, r.accuracy, width * 0.9, color=colours[strategy], label=strategy if i == 0 else None)
-                ax.errorbar(x, r.accuracy, yerr=[[r.accuracy - r.accuracy_ci_low], [r.accuracy_ci_high - r.accuracy]],
-                            color="black", capsize=3, lw=1)
-                ax.hlines(r.majority_class_rate, x - width / 2, x + width / 2, colors="black", linestyles="dotted")
-        ax.set_xticks(range(len(groups)))
-        ax.set_xticklabels([m if lab == "true" else f"{m}\n(shuffled labels)" for m, lab in groups])
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel("window accuracy (95% CI)")
-        ax.set_title("Accuracy by split strategy; dotted: majority-class floor")
-        ax.legend(title="split", loc="upper right", fontsize=8)
-        out["accuracy_by_split.png"] = _png(fig)
-        plt.close(fig)
-
-    claims = ((collected.get("bench") or {}).get("claims")) or {}
-    measured = {k: v for k, v in claims.items() if v.get("ratio") is not None}
-    if measured:
-        fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(measured) + 1))
-        names = list(measured)
-        for i, name in enumerate(names):
-            v = measured[name]
-            ax.errorbar(v["ratio"], i, xerr=[[v["ratio"] - v["ci_low"]], [v["ci_high"] - v["ratio"]]], fmt="o",
-                        color="#2e86c1", capsize=3)
-        ax.axvline(1.0, color="grey", lw=1)
-        ax.set_yticks(range(len(names)))
-        ax.set_yticklabels(names, fontsize=8)
-        ax.set_xscale("log")
-        ax.set_xlabel("speed ratio (log scale; >1 faster), 95% CI over interleaved rounds")
-        out["speed_ratios.png"] = _png(fig)
-        plt.close(fig)
-
-    class_names = collected.get("params", {}).get("data", {}).get("classes") or []
-    for name, entry in collected.get("evals", {}).items():
-        predictions = entry.get("predictions")
-        if predictions is None or not name.startswith("multitask-"):
-            continue
-        labels = class_names or sorted(set(predictions["actual"]) | set(predictions["predicted_class"]))
-        matrix = pd.crosstab(predictions["actual"], predictions["predicted_class"]).reindex(
-            index=labels, columns=labels, fill_value=0).to_numpy()
-        fig, ax = plt.subplots(figsize=(4.6, 4.2))
-        ax.imshow(np.log1p(matrix), cmap="Blues")
-        ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels([lab[:8] for lab in labels], rotation=90, fontsize=6)
-        ax.set_yticks(range(len(labels)))
-        ax.set_yticklabels([lab[:10] for lab in labels], fontsize=6)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("actual")
-        ax.set_title(f"{name} (windows; log colour)", fontsize=9)
-        out[f"confusion_{name}.png"] = _png(fig)
-        plt.close(fig)
-    return out
-
-
 # --------------------------------------------------------------------------- context and rendering
 def build_context(collected: dict[str, Any], registry: Registry, images: dict[str, bytes],
                   writeup: list[str]) -> dict[str, Any]:
@@ -256,6 +193,9 @@ def build_context(collected: dict[str, Any], registry: Registry, images: dict[st
         "sweep_rows": sweeps.to_dict("records") if sweeps is not None else [],
         "drops": ((collected.get("audit") or {}).get("drops")) or {},
         "leakage": collected.get("leakage") or {},
+        "leakage_radius": params.get("leakage", {}).get("hamming_radius"),
+        "leak_videos": top_leaking_videos(collected.get("leak_videos") or {}),
+        "galleries": collected.get("galleries") or {},
         "probe": collected.get("probe") or {},
         "probe_params": params.get("probe", {}),
         "speed": bench.get("claims") or {},

@@ -6,16 +6,22 @@
   validation and test, all from Train.
 - ``official``: test = the Test folder (the dataset's video-level split); validation carved from Train
   by video.
+- ``gap``: the time-gap split, all from Train. Inside each video the last (1 - train_fraction) of its
+  windows evaluate (as the write-up's reused validation, so that against ``frame`` only the gap changes)
+  and the earlier windows that end at least ``frames`` PNGs before the first evaluation window train;
+  the windows in between are dropped. No window shares a frame across the gap. The curve of a score
+  against the gap lies between ``frame`` (shared frames) and ``video`` (no same-scene data).
 
 A manifest maps every window to train / val / test; its content hash (``manifest_hash``) covers the
 windows and the frames they point at. ``video`` and
-``official`` manifests pass a guard that refuses any video on two sides.
+``official`` manifests pass a guard that refuses any video on two sides; ``gap`` manifests one that refuses
+a video whose training and evaluation windows come closer than the gap.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +39,8 @@ MANIFEST_COLUMNS = ["window_id", "video_id", "label", "start", "first_row", "spl
 
 
 class LeakageGuardError(HarnessError):
-    """A manifest that promises video-disjoint sets has a video on two sides."""
+    """A manifest that promises video-disjoint sets has a video on two sides, or a gap manifest has a video whose
+    training and evaluation windows come closer than its gap."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class Manifest:
     strategy: str
     windows: pd.DataFrame  # MANIFEST_COLUMNS; split in train | val | test
     test_set: str  # the role scored as "test": "test", or "val" where the write-up reused validation
+    details: dict[str, Any] = field(default_factory=dict)  # strategy-specific facts for manifest.json
 
     def role(self, name: str) -> pd.DataFrame:
         """Windows of ``name`` (train | val | test); test resolves to val where test = val."""
@@ -76,6 +84,7 @@ def save_manifest(path: Path, manifest: Manifest, index: pd.DataFrame, window_cf
         # which videos yield no window (fewer PNGs than one window spans), with their PNG counts
         "too_short_videos": {str(video): int(n) for video, n in too_short.items()},
         "window_span_frames": window_cfg.span,
+        **manifest.details,
     }
     write_parquet(path, manifest.windows)
     write_json(path.with_suffix(".json"), meta)
@@ -180,15 +189,67 @@ def official_split(windows: pd.DataFrame, cfg: SplitsConfig) -> Manifest:
     return manifest
 
 
-STRATEGIES = {"frame": frame_split, "video": video_split, "official": official_split}
+def gap_split(windows: pd.DataFrame, cfg: SplitsConfig, window_cfg: WindowConfig) -> Manifest:
+    """Earlier windows of each Train video train, later ones evaluate (test = validation), with a gap of at least
+    ``cfg.gap.frames`` PNGs between a video's last training frame (a window's last frame is its regression
+    target, ``start + span - 1``) and its first evaluation frame.
+
+    The cut comes after the first ``train_fraction`` of a video's windows (at least one window evaluates); the
+    windows before it that reach within the gap of the first evaluation window are dropped, so a video's
+    evaluation windows do not depend on the gap and only its training part shrinks as the gap grows. A video
+    with no training window left (too short for a window, the gap and a window) contributes all its windows to
+    training and none to evaluation; manifest.json counts the videos that evaluate.
+    """
+    gap, fraction = cfg.gap.frames, cfg.gap.train_fraction
+    if gap < 0:  # the schema refuses it too; the frame split is the shared-frames case
+        raise HarnessError(f"splits.gap.frames = {gap} must not be negative: use the frame strategy for shared frames")
+    train_windows = windows[windows["official_split"] == "train"].sort_values(
+        ["video_id", "start"], kind="stable", ignore_index=True)
+    by_video = train_windows.groupby("video_id", sort=False)
+    n = by_video["start"].transform("size").to_numpy()
+    rank = by_video.cumcount().to_numpy()
+    n_eval = np.maximum(1, np.floor((1 - fraction) * n + 0.5)).astype(np.int64)
+    evaluates = rank >= n - n_eval
+    starts = train_windows["start"].to_numpy(np.int64)
+    first_eval_start = pd.Series(np.where(evaluates, starts, np.iinfo(np.int64).max)).groupby(
+        train_windows["video_id"]).transform("min").to_numpy()
+    # PNGs strictly between the window's last frame (start + span - 1) and the first evaluation frame
+    clears_gap = ~evaluates & (first_eval_start - (starts + window_cfg.span) >= gap)
+    has_train = pd.Series(clears_gap).groupby(train_windows["video_id"]).transform("any").to_numpy()
+    split = np.where(~has_train, "train", np.where(evaluates, "val", np.where(clears_gap, "train", "")))
+    keep = split != ""
+    out = train_windows.assign(split=split.astype(object))[keep].sort_values("window_id", ignore_index=True)
+    n_videos = train_windows["video_id"].nunique()
+    n_evaluating = int(train_windows.loc[has_train, "video_id"].nunique())
+    details = {"gap_frames": gap, "gap_train_fraction": fraction, "videos_evaluated": n_evaluating,
+               "videos_train_only": n_videos - n_evaluating, "windows_dropped_in_gap": int((~keep).sum())}
+    manifest = Manifest("gap", out[MANIFEST_COLUMNS], test_set="val", details=details)
+    assert_gap_respected(manifest, window_cfg, gap)
+    return manifest
 
 
-def make_manifest(strategy: str, windows: pd.DataFrame, cfg: SplitsConfig) -> Manifest:
+STRATEGIES = {"frame": frame_split, "video": video_split, "official": official_split, "gap": gap_split}
+
+
+def make_manifest(strategy: str, windows: pd.DataFrame, cfg: SplitsConfig,
+                  window_cfg: WindowConfig | None = None) -> Manifest:
+    """The ``strategy`` manifest of ``windows``; ``window_cfg`` (where a window ends) is needed by ``gap`` only."""
     if strategy not in STRATEGIES:
         raise HarnessError(f"unknown split strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
     train_windows = windows[windows["official_split"] == "train"]
     if train_windows.empty:
         raise HarnessError("the index has no Train windows: every Train video is shorter than one window")
+    if strategy == "gap":
+        if window_cfg is None:
+            raise HarnessError("the gap strategy needs the windows section (where a window ends) to place its gap")
+        manifest = gap_split(windows, cfg, window_cfg)
+        if manifest.role("test").empty:
+            raise HarnessError(
+                f"the gap split has nothing to evaluate: no Train video is long enough for a training window, a gap "
+                f"of {cfg.gap.frames} PNGs (splits.gap.frames) and an evaluation window ({window_cfg.span} PNGs each); "
+                f"lower splits.gap.frames or drop gap from pipeline.strategies"
+            )
+        return manifest
     return STRATEGIES[strategy](windows, cfg)
 
 
@@ -201,4 +262,25 @@ def assert_video_disjoint(manifest: Manifest) -> None:
         raise LeakageGuardError(
             f"refusing to write the {manifest.strategy} manifest: {len(crossing)} videos sit on more than "
             f"one side of the split (for example {example!r})"
+        )
+
+
+def assert_gap_respected(manifest: Manifest, window_cfg: WindowConfig, gap: int) -> None:
+    """Refuse a gap manifest in which a video's training and evaluation windows share a frame, interleave, or
+    come closer than ``gap`` PNGs (a window's frames run from ``start`` to ``start + span - 1``)."""
+    rows = manifest.windows
+    starts = rows["start"].to_numpy(np.int64)
+    ends = starts + window_cfg.span - 1
+    last_train_end = pd.Series(np.where(rows["split"] == "train", ends, -1)).groupby(rows["video_id"].to_numpy()).max()
+    first_eval_start = pd.Series(np.where(rows["split"] == manifest.test_set, starts, np.iinfo(np.int64).max)).groupby(
+        rows["video_id"].to_numpy()).min()
+    both_sides = (first_eval_start < np.iinfo(np.int64).max) & (last_train_end >= 0)
+    measured = (first_eval_start - last_train_end - 1)[both_sides]
+    short = measured[measured < gap]
+    if len(short):
+        example = short.index[0]
+        raise LeakageGuardError(
+            f"refusing to write the {manifest.strategy} manifest: in {len(short)} videos the evaluation windows come "
+            f"within {int(short.iloc[0])} PNGs of a training window (for example {example!r}), closer than the gap "
+            f"of {gap}"
         )

@@ -3,8 +3,10 @@
 A 1-nearest-neighbour look-up of training windows, scored on each split's evaluation set (the write-up's
 `frame` split: its validation set). Writes, under --out: splits/<strategy>/metrics.json
 and splits/<strategy>/predictions.csv in the evaluate stage's format (the audit puts the probe beside the trained
-models), and metrics.json (DVC metrics: scores with video-bootstrap intervals, floors, permutation
-p-values, and the drop from the frame split to the others with intervals).
+models), metrics.json (DVC metrics: scores with video-bootstrap intervals, floors, permutation
+p-values, the drop from the frame split to the others with intervals, and the gap curve: the look-up on
+`gap` manifests built in memory for each of splits.gap.curve, with the frame and video scores as its two
+ends) and gap_curve.csv (the curve as a DVC plot).
 """
 
 import argparse
@@ -14,14 +16,25 @@ from pathlib import Path
 import pandas as pd
 
 from harness.cli import run_stage
-from harness.config import DataConfig, EvaluateConfig, ProbeConfig, RunConfig, WindowConfig, load_params, load_section
+from harness.config import (
+    DataConfig,
+    EvaluateConfig,
+    ProbeConfig,
+    RunConfig,
+    SplitsConfig,
+    WindowConfig,
+    load_params,
+    load_section,
+)
 from harness.data.windows import build_windows
 from harness.io import write_csv, write_json
 from harness.metrics import drops_from_frame
-from harness.probe import MODEL_NAME, frame_thumbnails, probe, window_features
+from harness.probe import MODEL_NAME, frame_thumbnails, gap_curve, probe, window_features
 from harness.splits import describe_eval_set, load_manifest
 
 log = logging.getLogger("harness")
+GAP_CURVE_COLUMNS = ("gap", "windows", "videos", "classes", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
+                     "macro_f1", "macro_f1_ci_low", "macro_f1_ci_high", "majority_class_rate", "neighbour_in_same_video")
 
 
 def main() -> None:
@@ -38,11 +51,13 @@ def main() -> None:
     window_cfg = load_section(params, "windows", WindowConfig)
     evaluate = load_section(params, "evaluate", EvaluateConfig)
     cfg = load_section(params, "probe", ProbeConfig)
+    splits = load_section(params, "splits", SplitsConfig)
 
     manifests = {path.parent.name: load_manifest(path)[0] for path in sorted(args.splits.glob("*/manifest.parquet"))}
     index = pd.read_parquet(args.index)
     thumbnails = frame_thumbnails(index["path"].to_numpy(), data.image_size, cfg.thumbnail_size, args.threads)
-    features = window_features(thumbnails, build_windows(index, window_cfg), window_cfg)  # row = window_id
+    windows = build_windows(index, window_cfg)
+    features = window_features(thumbnails, windows, window_cfg)  # row = window_id
 
     summary, predictions = {}, {}
     for strategy, manifest in manifests.items():
@@ -60,8 +75,19 @@ def main() -> None:
                  w["accuracy_ci_high"], w["majority_class_rate"], p["accuracy_chance_mean"], p["accuracy_p_value"],
                  w["macro_f1"], 100 * w["neighbour_in_same_video"])
     drops = drops_from_frame(predictions, len(data.classes), evaluate)
+    curve = gap_curve(features, windows, splits, window_cfg, len(data.classes), evaluate)
+    for row in curve:
+        log.info("gap %d PNGs: %d windows of %d videos, 1-NN accuracy %s", row["gap"], row["windows"], row["videos"],
+                 f"{row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, {row['accuracy_ci_high']:.3f}]"
+                 if row["windows"] else "n/a")
+    ends = {strategy: {key: summary[strategy]["window"][key] for key in
+                       ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1", "windows", "videos")}
+            for strategy in ("frame", "video") if strategy in summary}
+    write_csv(args.out / "gap_curve.csv", pd.DataFrame(curve, columns=list(GAP_CURVE_COLUMNS)))
     write_json(args.out / "metrics.json", {"model": MODEL_NAME, "data_source": data.source,
-                                           "scores": summary, "drops": drops})
+                                           "scores": summary, "drops": drops,
+                                           "gap_curve": {"by_gap": {f"gap_{row['gap']}": row for row in curve},
+                                                         "ends": ends}})
 
 
 if __name__ == "__main__":

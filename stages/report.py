@@ -15,8 +15,9 @@ from pathlib import Path
 from harness.claims import load_registry
 from harness.cli import run_stage
 from harness.errors import HarnessError
+from harness.figures import figures
 from harness.io import atomic_path, write_json
-from harness.report import ReportInputs, build_context, collect, figures, render
+from harness.report import ReportInputs, build_context, collect, render
 from harness.verdicts import writeup_only
 
 log = logging.getLogger("harness")

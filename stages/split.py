@@ -1,8 +1,12 @@
 """DVC stage `split@<strategy>`: frame index -> windows -> split manifest + model-free leakage evidence.
 
 Writes, under --out: manifest.parquet (window -> train | val | test), manifest.json (content hash,
-counts, which role is scored as test) and leakage.json (DVC metrics: shared videos, shared frames,
-near-duplicate rate, majority-class rate per evaluation set).
+counts, which role is scored as test), leakage.json (DVC metrics per evaluation set: shared videos,
+shared frames, near-duplicate and chance rates by radius, the excess over chance with its interval,
+majority-class rate; exact duplicates by role pair), leak_pairs.parquet (each evaluation frame with a
+near-duplicate in training, beside it), leak_videos.csv (per evaluation video: its leak share and
+the training video it matches most) and gallery/ (the closest pairs of the scored set as PNGs, with
+gallery.csv: what the report shows).
 """
 
 import argparse
@@ -14,8 +18,9 @@ import pandas as pd
 from harness.cli import run_stage
 from harness.config import DataConfig, LeakageConfig, SplitsConfig, WindowConfig, load_params, load_section
 from harness.data.windows import build_windows
-from harness.io import write_json
-from harness.leakage import evidence
+from harness.gallery import write_gallery
+from harness.io import write_csv, write_json, write_parquet
+from harness.leakage import leakage_evidence
 from harness.splits import make_manifest, save_manifest
 
 log = logging.getLogger("harness")
@@ -36,22 +41,29 @@ def main() -> None:
 
     index = pd.read_parquet(args.index)
     windows = build_windows(index, window_cfg)
-    manifest = make_manifest(args.strategy, windows, splits)
+    manifest = make_manifest(args.strategy, windows, splits, window_cfg)
+    found = leakage_evidence(manifest, index, window_cfg, leakage_cfg, data.classes)
     metrics = {
         "strategy": args.strategy,
         "data_source": data.source,
         "test_is_validation": manifest.test_set == "val",
         "hamming_radius": leakage_cfg.hamming_radius,
-        **evidence(manifest, index, window_cfg, leakage_cfg, data.classes),
+        **found.by_role,
+        "exact_duplicates": found.exact_duplicates,
     }
     meta = save_manifest(args.out / "manifest.parquet", manifest, index, window_cfg, data)
+    write_parquet(args.out / "leak_pairs.parquet", found.pairs)
+    write_csv(args.out / "leak_videos.csv", found.videos)
+    scored = found.pairs[found.pairs["role"] == "test"]
+    write_gallery(scored, args.out / "gallery", leakage_cfg.gallery_pairs, data.image_size)
     write_json(args.out / "leakage.json", metrics)
     test = metrics["test"]
     log.info(
-        "%s: %s windows; test %s (%d videos shared with train, near-duplicate rate %.3f); "
+        "%s: %s windows; test %s (%d videos shared with train, near-duplicate rate %.3f, %.3f over chance); "
         "%d videos too short for one window (listed in manifest.json)",
         args.strategy, meta["windows"], "= validation" if manifest.test_set == "val" else "held out",
-        test["videos_shared_with_train"], test["near_duplicate_rate"], meta["videos_too_short_for_a_window"],
+        test["videos_shared_with_train"], test["near_duplicate_rate"], test["excess_over_chance"],
+        meta["videos_too_short_for_a_window"],
     )
 
 

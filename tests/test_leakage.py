@@ -1,4 +1,5 @@
-"""Model-free leakage evidence: multi-index near-duplicate search and the per-strategy metrics."""
+"""Model-free leakage evidence: the near-duplicate mask, the per-strategy metrics, the leaking pairs, per-video
+tables and exact duplicates, cross-checked against imagehash and imagededup."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from conftest import random_hashes, section
 
 from harness.config import LeakageConfig, SplitsConfig, WindowConfig
 from harness.data.windows import build_windows
-from harness.leakage import evidence, max_shared_frames, near_duplicate_mask, near_duplicate_mask_bruteforce
+from harness.leakage import (
+    evidence,
+    leakage_evidence,
+    max_shared_frames,
+    near_duplicate_mask,
+    near_duplicate_mask_bruteforce,
+)
+from harness.neighbours import nearest_bruteforce
 from harness.splits import make_manifest
 
 
@@ -145,3 +153,158 @@ def test_the_memorisation_probe_scores_high_only_where_videos_cross_the_split(de
                                    evaluate.bootstrap_resamples, evaluate.confidence, evaluate.seed)
         assert drop["ci_low"] > 0, (score, drop)
     assert video["window"]["macro_f1"] <= frame["window"]["macro_f1"] - 0.4
+
+
+# --------------------------------------------------------------------------- curves, pairs, per-video tables
+def test_curves_are_monotone_and_meet_the_headline_rates(evidence_by_strategy):
+    for records in evidence_by_strategy.values():
+        for record in records.values():
+            for name in ("near_duplicate_rate_by_radius", "chance_rate_by_radius"):
+                values = list(record[name].values())
+                assert list(record[name]) == [str(r) for r in range(13)] and values == sorted(values)
+            assert record["near_duplicate_rate_by_radius"]["4"] == record["near_duplicate_rate"]
+            assert record["chance_rate_by_radius"]["4"] == record["chance_rate"]
+            assert record["excess_over_chance"] == pytest.approx(record["near_duplicate_rate"] - record["chance_rate"],
+                                                                 abs=2e-6)
+            assert record["excess_over_chance_ci_low"] <= record["excess_over_chance"] <= record["excess_over_chance_ci_high"]
+    frame = evidence_by_strategy["frame"]["test"]
+    assert frame["excess_over_chance_ci_low"] > 0.5 and frame["near_duplicates_in_same_video"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def copied_scene(smoke_dataset, manifests, tmp_path_factory):
+    """The smoke set with one training video filed again under Test as a new video (same PNGs: one scene
+    seen twice), and one training PNG copied into a test video's folder under that video's name."""
+    import shutil
+
+    from harness.data.index import index_frames
+
+    root = tmp_path_factory.mktemp("copied") / "frames"
+    shutil.copytree(smoke_dataset["root"], root)
+    index = smoke_dataset["index"]
+    train_videos = sorted(set(manifests["official"].role("train")["video_id"]))
+    source, donor = train_videos[0], train_videos[-1]
+    source_rows = index[index["video_id"] == source]
+    cls = source_rows["class_name"].iloc[0]
+    for path, number in zip(source_rows["path"], source_rows["frame_number"], strict=True):
+        shutil.copy(path, root / "Test" / cls / f"Scene900_x264_{number}.png")
+    test_video = index.loc[index["official_split"] == "test", ["video_id", "class_name"]].iloc[0]
+    donor_path = index.loc[index["video_id"] == donor, "path"].iloc[0]
+    shutil.copy(donor_path, root / "Test" / test_video["class_name"] / f"{test_video['video_id']}_99990.png")
+    data = smoke_dataset["data"]
+    copied = index_frames(root, data.classes, data.image_size, workers=2).frames
+    windows = build_windows(copied, smoke_dataset["windows"])
+    manifest = make_manifest("official", windows, section(smoke_dataset["params"], "splits", SplitsConfig))
+    cfg = section(smoke_dataset["params"], "leakage", LeakageConfig)
+    found = leakage_evidence(manifest, copied, smoke_dataset["windows"], cfg, data.classes)
+    return {"source": source, "copy": "Scene900_x264", "donor": donor, "test_video": test_video["video_id"],
+            "index": copied, "evidence": found}
+
+
+def test_a_scene_filed_under_two_videos_is_a_cross_video_pair_under_official(copied_scene):
+    found, source, copy = copied_scene["evidence"], copied_scene["source"], copied_scene["copy"]
+    pairs = found.pairs[found.pairs["eval_video"] == copy]
+    assert len(pairs) > 0 and (pairs["distance"] == 0).all() and not pairs["same_video"].any()
+    assert set(pairs["role"]) == {"test"} and set(pairs["train_class"]) == set(pairs["eval_class"])
+    # each copied frame's nearest training frame shows the same picture as the frame it was copied from
+    index = copied_scene["index"]
+    assert (index["crc32"].to_numpy()[pairs["train_row"]] == index["crc32"].to_numpy()[pairs["eval_row"]]).all()
+    row = found.videos.set_index("video_id").loc[copy]
+    assert row["near_duplicate_share"] == 1.0 and not row["same_video"] and row["top_train_video"] != ""
+    assert found.by_role["test"]["near_duplicate_rate"] > 0 and found.by_role["test"]["videos_shared_with_train"] == 0
+    assert set(pairs["train_video"]) == {source} and row["top_train_video"] == source
+
+
+def test_a_png_copied_under_another_name_is_an_exact_duplicate(copied_scene):
+    from harness.duplicates import duplicate_groups
+
+    groups = duplicate_groups(copied_scene["index"])
+    renamed = groups[(groups["video_id"] == copied_scene["test_video"]) & (groups["frame_number"] == 99990)]
+    assert len(renamed) == 1
+    members = groups[groups["group"] == renamed["group"].iloc[0]]
+    assert copied_scene["donor"] in set(members["video_id"])
+    duplicates = copied_scene["evidence"].exact_duplicates
+    assert duplicates["pairs_by_role"]["train/test"]["cross_video_pairs"] > 0
+    assert duplicates["groups"] >= 2 and duplicates["examples"]
+
+
+def test_exact_duplicate_pairs_are_counted_by_role_pair():
+    from harness.duplicates import exact_duplicates
+
+    groups = pd.DataFrame({"row": [0, 1, 2, 3, 4], "video_id": ["a", "a", "b", "c", "d"],
+                           "frame_number": [1, 2, 1, 1, 1], "path": list("vwxyz"), "group": [0, 0, 0, 1, 1]})
+    roles = np.array(["train", "train", "test", "val", "unused"], dtype=object)
+    counted = exact_duplicates(groups, roles, examples=1)
+    assert counted["pairs_by_role"] == {
+        "within train": {"pairs": 1, "cross_video_pairs": 0},  # a/1 and a/2: one video, two frame numbers
+        "train/test": {"pairs": 2, "cross_video_pairs": 2},
+        "val/unused": {"pairs": 1, "cross_video_pairs": 1},
+    }
+    assert counted["groups"] == 2 and counted["frames"] == 5 and len(counted["examples"]) == 1
+
+
+# --------------------------------------------------------------------------- peers: imagehash, imagededup
+@pytest.fixture(scope="module")
+def frame_split_pairs(smoke_dataset, manifests):
+    cfg = section(smoke_dataset["params"], "leakage", LeakageConfig)
+    found = leakage_evidence(manifests["frame"], smoke_dataset["index"], smoke_dataset["windows"], cfg,
+                             smoke_dataset["data"].classes)
+    return found, cfg, manifests["frame"]
+
+
+def test_pairs_equal_a_brute_force_search_over_imagehash_phashes(frame_split_pairs, smoke_dataset):
+    """imagehash (the reference pHash) on every PNG of the frame split, then all pairs: the same nearest
+    training frame and distance for every evaluation frame."""
+    import imagehash
+    from PIL import Image
+
+    from harness.data.windows import frame_rows
+
+    found, cfg, manifest = frame_split_pairs
+    index, windows = smoke_dataset["index"], smoke_dataset["windows"]
+    train_rows = np.unique(frame_rows(manifest.role("train"), windows))
+    eval_rows = np.unique(frame_rows(manifest.role("test"), windows))
+
+    def phash(row):
+        with Image.open(index["path"].iloc[row]) as image:
+            return np.uint64(int(str(imagehash.phash(image.convert("RGB"))), 16))
+
+    train_hashes = np.array([phash(r) for r in train_rows], np.uint64)
+    eval_hashes = np.array([phash(r) for r in eval_rows], np.uint64)
+    expected = nearest_bruteforce(eval_hashes, train_hashes, cfg.hamming_radius)
+    keep = expected.found
+    pairs = found.pairs.set_index("eval_row")
+    assert sorted(pairs.index) == sorted(eval_rows[keep])
+    np.testing.assert_array_equal(pairs.loc[eval_rows[keep], "train_row"], train_rows[expected.index[keep]])
+    np.testing.assert_array_equal(pairs.loc[eval_rows[keep], "distance"], expected.distance[keep])
+
+
+def test_imagededup_finds_the_same_cross_split_pairs(copied_scene, smoke_dataset):
+    """imagededup's PHash on the official split's evaluation and training frames of the copied-scene set.
+    Its hash differs from imagehash's by design (it resizes before the grey conversion, leaves the DC
+    coefficient out of the median and thresholds with >=), so frames are compared as video pairs:
+    every video pair it finds within the radius we find within the radius plus a margin, and the reverse."""
+    phash_module = pytest.importorskip("imagededup.methods", reason="imagededup is not installed (test-only peer)")
+    from harness.data.windows import frame_rows
+
+    found, index = copied_scene["evidence"], copied_scene["index"]
+    cfg = section(smoke_dataset["params"], "leakage", LeakageConfig)
+    manifest = make_manifest("official", build_windows(index, smoke_dataset["windows"]),
+                             section(smoke_dataset["params"], "splits", SplitsConfig))
+    rows = {role: np.unique(frame_rows(manifest.role(role), smoke_dataset["windows"])) for role in ("train", "test")}
+    hasher = phash_module.PHash(verbose=False)
+    codes = {role: np.array([int(hasher.encode_image(image_file=index["path"].iloc[r]), 16) for r in rows[role]],
+                            np.uint64) for role in rows}
+    videos = index["video_id"].to_numpy()
+
+    def video_pairs(eval_hashes, train_hashes, radius):
+        near = nearest_bruteforce(eval_hashes, train_hashes, radius)
+        return {(videos[rows["test"][i]], videos[rows["train"][j]]) for i, j in enumerate(near.index) if j >= 0}
+
+    theirs = video_pairs(codes["test"], codes["train"], cfg.hamming_radius)
+    ours = set(zip(found.pairs["eval_video"], found.pairs["train_video"], strict=True))
+    assert (copied_scene["copy"], copied_scene["source"]) in theirs & ours
+    hashes = index["phash"].to_numpy(np.uint64)
+    ours_loose = video_pairs(hashes[rows["test"]], hashes[rows["train"]], cfg.hamming_radius + 4)
+    theirs_loose = video_pairs(codes["test"], codes["train"], cfg.hamming_radius + 4)
+    assert theirs <= ours_loose and ours <= theirs_loose, (theirs, ours)

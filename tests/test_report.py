@@ -10,14 +10,17 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, write_rgb_png
 from markupsafe import escape
 
 from harness.claims import load_registry
 from harness.errors import HarnessError
-from harness.report import ReportInputs, build_context, collect, figures, render
+from harness.figures import figures
+from harness.gallery import write_gallery
+from harness.report import ReportInputs, build_context, collect, render
 
 ARTIFACTS = Path(os.environ.get("HARNESS_TEST_ARTIFACTS", REPO / "reports" / "test-artifacts"))
 WRITEUP = (REPO / "writeup" / "training-methodology.md").read_text().splitlines()
@@ -73,13 +76,34 @@ def fixed_run(tmp_path) -> Path:
         {"workload": "precision", "arm": "train_step_fp32", "model": "multitask", "batch_size": 4, "precision": "fp32",
          "samples_per_s": 50.0, "iqr_over_median": 0.04, "noisy": False, "repeats": 5}])
     write(root / "data" / "prepared" / "summary.json", {"data_source": "synthetic", "normal_frame_share": 0.73})
-    write(root / "data" / "splits" / "frame" / "leakage.json", {"strategy": "frame", "test": {
+    curve = {str(r): min(1.0, 0.9 + 0.01 * r) for r in range(13)}
+    chance = {str(r): round(0.002 * r * r, 4) for r in range(13)}
+    write(root / "data" / "splits" / "frame" / "leakage.json", {"strategy": "frame", "hamming_radius": 4, "test": {
         "videos_shared_with_train": 20, "windows_sharing_at_least_1_frames": 1.0, "windows_sharing_at_least_8_frames": 0.98,
-        "near_duplicate_rate": 0.99, "majority_class_rate": 0.82}})
+        "near_duplicate_rate": 0.99, "majority_class_rate": 0.82, "chance_rate": 0.032, "excess_over_chance": 0.958,
+        "excess_over_chance_ci_low": 0.93, "excess_over_chance_ci_high": 0.97, "near_duplicates_in_same_video": 1.0,
+        "near_duplicate_rate_by_radius": curve, "chance_rate_by_radius": chance},
+        "exact_duplicates": {"groups": 1, "frames": 2, "pairs_by_role": {"train/test": {"pairs": 3, "cross_video_pairs": 2}}}})
+    write(root / "data" / "splits" / "frame" / "leak_videos.csv", pd.DataFrame([
+        {"role": "test", "video_id": f"Abuse00{i}_x264", "class_name": "Abuse", "frames": 40, "near_duplicate_frames": 40 - i,
+         "near_duplicate_share": (40 - i) / 40, "chance_share": 0.0, "top_train_video": f"Abuse00{i}_x264",
+         "top_train_video_frames": 40 - i, "same_video": True} for i in range(7)]))
+    frames = {name: write_rgb_png(root / "frames" / f"{name}.png", np.full((64, 64, 3), 40 * k, np.uint8))
+              for k, name in enumerate(("e0", "t0", "e1", "t1"))}
+    pairs = pd.DataFrame({"role": "test", "eval_video": ["Abuse001_x264", "Arson002_x264"], "eval_frame": [3, 7],
+                          "train_video": ["Abuse001_x264", "Shooting004_x264"], "train_frame": [1, 9], "distance": [2, 3],
+                          "eval_class": ["Abuse", "Arson"], "train_class": ["Abuse", "Shooting"], "same_video": [True, False],
+                          "same_frame": [False, False], "eval_path": [str(frames["e0"]), str(frames["e1"])],
+                          "train_path": [str(frames["t0"]), str(frames["t1"])]})
+    write_gallery(pairs, root / "data" / "splits" / "frame" / "gallery", n=8, image_size=64)
     write(root / "runs" / "eval" / "multitask-frame" / "metrics.json", {"model": "multitask", "strategy": "frame"})
     write(root / "runs" / "eval" / "multitask-frame" / "predictions.csv",
           pd.DataFrame({"actual": ["Abuse", "NormalVideos", "<b>Arson</b>"], "predicted_class": ["Abuse", "Abuse", "Arson"]}))
-    write(root / "runs" / "probe" / "metrics.json", {})
+    write(root / "runs" / "probe" / "metrics.json", {"gap_curve": {
+        "by_gap": {f"gap_{g}": {"gap": g, "windows": 100, "videos": 10, "classes": 3, "accuracy": a, "accuracy_ci_low": a - 0.05,
+                                "accuracy_ci_high": min(1.0, a + 0.05)} for g, a in ((0, 0.95), (16, 0.9), (36, 0.7))},
+        "ends": {"frame": {"accuracy": 1.0, "accuracy_ci_low": 1.0, "accuracy_ci_high": 1.0},
+                 "video": {"accuracy": 0.1, "accuracy_ci_low": 0.0, "accuracy_ci_high": 0.2}}}})
     write(root / "runs" / "train" / "multitask-frame" / "summary.json",
           {"backbone": "test_efficientnet", "parameters": 2_174_739, "epochs_run": 6, "history": [{"epoch": 1}]})
     (root / "results" / "gpu").mkdir(parents=True)
@@ -170,6 +194,7 @@ def test_report_opens_in_headless_chromium(fixed_run, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert 'data-loaded="yes"' in dom.stdout
     assert 'data-broken-images="0"' in dom.stdout
+    assert 'data-gallery-images-decoded="2"' in dom.stdout  # the leaking pairs' thumbnails decode
     assert f'data-verdict-rows="{len(context["verdicts"])}"' in dom.stdout
     assert "Uncaught" not in dom.stderr and "CONSOLE" not in dom.stderr, dom.stderr[-2000:]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -252,3 +277,17 @@ def test_the_newest_gpu_check_and_the_lock_hash_are_shown(fixed_run):
     assert "fp16_train_step 2.345x [2.2, 2.5]" in section and "amp_x_loader" not in section
     assert "3 passed, 0 failed" in section and "0.41 s per optimizer step" in section
     assert hashlib.sha256(b"torch==2.0\n").hexdigest() in html
+
+
+def test_the_leakage_evidence_is_shown_against_chance_with_its_pairs_videos_and_gap_curve(fixed_run):
+    _, context, html, markdown = rendered(fixed_run)
+    assert {"near_duplicates_by_radius.png", "gap_curve.png"} <= set(context["images"])
+    row = re.search(r'<table id="leakage">.*?</table>', html, re.S).group(0)
+    assert "0.958 [0.93, 0.97]" in row and "0.032" in row and "3 (2 across videos)" in row
+    videos = re.search(r'<table id="leak-videos">.*?</table>', html, re.S).group(0)
+    assert videos.count("<tr>") == 1 + 5 and "Abuse000_x264" in videos and "Abuse006_x264" not in videos  # top 5
+    gallery = re.search(r'<div class="grid gallery" data-strategy="frame">.*?</div>', html, re.S).group(0)
+    assert gallery.count('<img class="pair"') == 2 and "data:image/png;base64,iVBOR" in gallery
+    assert "<b>(another video)</b>" in gallery and "Shooting004_x264" in gallery
+    assert 'id="gap-curve"' in html
+    assert "| frame | 0.99 | 0.032 | 0.958 [0.93, 0.97] | 1 |" in markdown

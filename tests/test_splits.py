@@ -148,3 +148,118 @@ def test_video_split_seed_changes_the_split(windows, cfg):
     a = make_manifest("video", windows, cfg).windows
     b = make_manifest("video", windows, other).windows
     assert not np.array_equal(a["split"].to_numpy(), b["split"].to_numpy())
+
+
+# --------------------------------------------------------------------------- the time-gap split
+GAP_VIDEOS = {"a_short": 40, "a_mid": 80, "a_long": 200, "b_mid": 96, "b_long": 400, "b_tiny": 20}
+
+
+@pytest.fixture(scope="module")
+def gap_windows(smoke_dataset):
+    """Train videos of several lengths (PNGs) in two classes: too short for a window, for a gap, long."""
+    from conftest import frame_table
+
+    index = pd.concat([frame_table({v: n for v, n in GAP_VIDEOS.items() if v.startswith(c)}, label=label)
+                       for label, c in enumerate("ab")], ignore_index=True)
+    return build_windows(index, smoke_dataset["windows"])
+
+
+def with_gap(cfg: SplitsConfig, **changes) -> SplitsConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, gap=dataclasses.replace(cfg.gap, **changes))
+
+
+@pytest.mark.parametrize("gap", [0, 1, 4, 13, 36, 100])
+def test_gap_split_leaves_at_least_the_gap_between_training_and_evaluation(gap, gap_windows, cfg, smoke_dataset):
+    from harness.data.windows import shared_frames
+
+    window_cfg = smoke_dataset["windows"]
+    manifest = make_manifest("gap", gap_windows, with_gap(cfg, frames=gap), window_cfg)
+    assert manifest.test_set == "val" and set(manifest.windows["split"]) == {"train", "val"}
+    evaluated = 0
+    for video, rows in manifest.windows.groupby("video_id"):
+        train, evaluation = rows[rows["split"] == "train"], rows[rows["split"] == "val"]
+        assert len(train), video  # every video trains; some also evaluate
+        if evaluation.empty:
+            continue
+        evaluated += 1
+        # every training window comes before every evaluation window, and the PNGs between them number >= gap
+        measured = evaluation["start"].min() - (train["start"].max() + window_cfg.span - 1) - 1
+        assert measured >= gap, (video, measured)
+        assert shared_frames(train["start"].to_numpy()[:, None], evaluation["start"].to_numpy()[None, :],
+                             window_cfg).max() == 0
+        # frames as sets (inputs and the regression target): none on both sides
+        frames = lambda part: {s + i for s in part["start"] for i in range(window_cfg.span)}  # noqa: E731
+        assert not frames(train) & frames(evaluation)
+        # the evaluation part is the video's last windows, whatever the gap
+        all_starts = np.sort(gap_windows.loc[gap_windows["video_id"] == video, "start"].to_numpy())
+        np.testing.assert_array_equal(np.sort(evaluation["start"].to_numpy()), all_starts[-len(evaluation):])
+    assert manifest.details["videos_evaluated"] == evaluated
+    assert manifest.details["gap_frames"] == gap
+
+
+def test_gap_split_evaluates_the_same_windows_at_every_gap_and_only_trains_short_videos(gap_windows, cfg,
+                                                                                       smoke_dataset):
+    window_cfg = smoke_dataset["windows"]
+    small = make_manifest("gap", gap_windows, with_gap(cfg, frames=0), window_cfg)
+    large = make_manifest("gap", gap_windows, with_gap(cfg, frames=100), window_cfg)
+    small_eval, large_eval = small.role("test"), large.role("test")
+    assert set(large_eval["video_id"]) < set(small_eval["video_id"])  # long videos only at the larger gap
+    assert set(large_eval["window_id"]) <= set(small_eval["window_id"])
+    assert len(large.role("train")) < len(small.role("train"))  # the training part shrinks
+    # a video with room for a window but not for a window, the gap and another: training only, all its windows
+    short = gap_windows[gap_windows["video_id"] == "a_short"]
+    assert set(small.windows.loc[small.windows["video_id"] == "a_short", "split"]) == {"train"}
+    assert len(small.windows[small.windows["video_id"] == "a_short"]) == len(short)
+    assert "b_tiny" not in set(small.windows["video_id"])  # shorter than one window: no window at all
+    n_train_videos = gap_windows["video_id"].nunique()
+    assert small.details["videos_evaluated"] + small.details["videos_train_only"] == n_train_videos
+    assert small.details["windows_dropped_in_gap"] == len(gap_windows) - len(small.windows)
+
+
+def test_gap_guard_refuses_windows_across_the_gap(gap_windows, cfg, smoke_dataset):
+    from harness.splits import assert_gap_respected
+
+    window_cfg = smoke_dataset["windows"]
+    manifest = make_manifest("gap", gap_windows, with_gap(cfg, frames=8), window_cfg)
+    assert_gap_respected(manifest, window_cfg, 8)
+    # the last training window kept is the latest one that clears the gap: less than one window step beyond it
+    with pytest.raises(LeakageGuardError, match=f"closer than the gap of {8 + window_cfg.window_step}"):
+        assert_gap_respected(manifest, window_cfg, 8 + window_cfg.window_step)
+    broken = manifest.windows.copy()
+    evaluation = broken.index[broken["split"] == "val"]
+    broken.loc[evaluation[0], "split"] = "train"  # an evaluation window moved into training: shares frames
+    with pytest.raises(LeakageGuardError, match="refusing to write the gap manifest"):
+        assert_gap_respected(Manifest("gap", broken, "val"), window_cfg, 0)
+
+
+def test_gap_split_needs_the_window_config_and_an_evaluation_window(windows, cfg, smoke_dataset):
+    from harness.errors import HarnessError
+
+    with pytest.raises(HarnessError, match="needs the windows section"):
+        make_manifest("gap", windows, cfg)
+    # the smoke set's videos (at most 72 PNGs) are too short for a window, a gap and a window
+    with pytest.raises(HarnessError, match="splits.gap.frames"):
+        make_manifest("gap", windows, with_gap(cfg, frames=36), smoke_dataset["windows"])
+
+
+@pytest.mark.parametrize(("key", "value", "problem"), [
+    ("frames", -1, "must not be negative"),
+    ("frames", 2.5, "whole number"),
+    ("train_fraction", 1.0, "strictly between 0 and 1"),
+    ("train_fraction", 0, "strictly between 0 and 1"),
+    ("curve", [0, 8, 8], "distinct"),
+    ("curve", [], "distinct"),
+    ("curve", [0, -4], "must not be negative"),
+])
+def test_bad_gap_settings_fail_naming_the_key(smoke_params, key, value, problem):
+    import copy
+
+    from harness.config import parse_section
+    from harness.errors import ConfigError
+
+    raw = copy.deepcopy(smoke_params["splits"])
+    raw["gap"][key] = value
+    with pytest.raises(ConfigError, match=rf"splits\.gap\.{key} = .*{problem}"):
+        parse_section(SplitsConfig, raw, "splits")

@@ -1,0 +1,77 @@
+"""The leakage search at the real set's size (issue 16): the leaking pairs with the near-duplicate and
+chance curves (one search at radius 12, with class groups) beside the plain near-duplicate mask at the
+configured radius, on the same hashes.
+
+Timed (`make bench`, --benchmark-enable): 1.3 M training-frame hashes in 13,000 clusters of 100 (a
+video's frames hash close together; a cluster is one class) against 100,000 evaluation frames, half
+near a training frame, half unrelated. Untimed (`make test`, run once to prove they work): a tenth
+of each, so the suite stays fast; LEAKAGE_BENCH_SCALE=1 forces the full size.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from conftest import random_hashes
+
+from harness.leakage import near_duplicate_mask, rate_curve
+from harness.neighbours import search
+
+RADIUS, CURVE_MAX_RADIUS, CLASSES = 4, 12, 14
+
+
+def workload(scale: float) -> dict[str, np.ndarray]:
+    """Clustered training hashes with a class per cluster, and evaluation hashes half near them."""
+    rng = np.random.default_rng(0)
+    clusters, per_cluster, n_near = int(13_000 * scale), 100, int(50_000 * scale)
+
+    def flip(hashes, k):  # flip up to k random bits of each hash
+        bits = np.uint64(1) << rng.integers(0, 64, (len(hashes), k)).astype(np.uint64)
+        return hashes ^ np.bitwise_or.reduce(bits, axis=1)
+
+    reference = flip(np.repeat(random_hashes(rng, clusters), per_cluster), 3)
+    reference_class = np.repeat(rng.integers(0, CLASSES, clusters), per_cluster)
+    source = rng.integers(0, len(reference), n_near)
+    queries = np.concatenate([flip(reference[source], 4), random_hashes(rng, n_near)])
+    query_class = np.concatenate([reference_class[source], rng.integers(0, CLASSES, n_near)])
+    return {"queries": queries, "reference": reference, "query_class": query_class, "reference_class": reference_class}
+
+
+def pairs_and_chance_curve(data: dict[str, np.ndarray]) -> tuple[dict[str, float], dict[str, float], int]:
+    """What the split stage computes per evaluation set: one search, both curves, the pairs at RADIUS."""
+    found, chance = search(data["queries"], data["reference"], CURVE_MAX_RADIUS, data["query_class"], data["reference_class"])
+    pairs = int((found.distance <= RADIUS).sum())
+    return rate_curve(found.distance, CURVE_MAX_RADIUS), rate_curve(chance.distance, CURVE_MAX_RADIUS), pairs
+
+
+@pytest.fixture(scope="module")
+def scale(request) -> float:
+    forced = os.environ.get("LEAKAGE_BENCH_SCALE")
+    if forced:
+        return float(forced)
+    timed = request.config.getoption("benchmark_enable") or not request.config.getoption("benchmark_disable")
+    return 1.0 if timed else 0.1
+
+
+@pytest.mark.benchmark(group="leakage-scale")
+def test_near_duplicate_mask_at_ucf_crime_scale(benchmark, scale):
+    data = workload(scale)
+    benchmark.extra_info.update(reference_hashes=len(data["reference"]), queries=len(data["queries"]), radius=RADIUS)
+    found = benchmark.pedantic(near_duplicate_mask, args=(data["queries"], data["reference"], RADIUS),
+                               rounds=3, iterations=1)
+    half = len(data["queries"]) // 2
+    assert found[:half].all() and not found[half:].any()
+
+
+@pytest.mark.benchmark(group="leakage-scale")
+def test_pairs_and_chance_curve_at_ucf_crime_scale(benchmark, scale):
+    data = workload(scale)
+    benchmark.extra_info.update(reference_hashes=len(data["reference"]), queries=len(data["queries"]),
+                                radius=RADIUS, curve_max_radius=CURVE_MAX_RADIUS)
+    curve, chance, pairs = benchmark.pedantic(pairs_and_chance_curve, args=(data,), rounds=3, iterations=1)
+    half = len(data["queries"]) // 2
+    assert pairs == half and curve[str(RADIUS)] == pytest.approx(0.5)
+    assert list(curve.values()) == sorted(curve.values()) and list(chance.values()) == sorted(chance.values())
+    assert chance[str(CURVE_MAX_RADIUS)] < 0.05  # unrelated clusters almost never collide within 12 bits
