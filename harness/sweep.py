@@ -124,7 +124,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     out.mkdir(parents=True, exist_ok=True)
     (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     index = prepared_index(params, Path(sweep.data_dir), sweep.lock_timeout_minutes)
-    manifest = make_manifest(sweep.split, build_windows(index, window_cfg), splits)
+    manifest = make_manifest(sweep.split, build_windows(index, window_cfg), splits, window_cfg)
     setup = build_run(params, sweep.model, manifest, manifest_hash(manifest.windows, index), index[["path"]], out)
     log.info("job %s: %s on the %s split, seed %d", out.name, sweep.model, sweep.split, run.seed)
     summary = train_model(setup.spec)
