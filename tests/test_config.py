@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 import yaml
-from conftest import REPO, compose
+from helpers import REPO, compose
 
 from harness.config import (
     DataConfig,

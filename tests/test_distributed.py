@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import REPO, compose, run
+from helpers import REPO, compose, run
 
 from harness.checkpoints import load_checkpoint
 from harness.distributed import SINGLE, Ranks, broadcast, choose_backend, gather, sum_across

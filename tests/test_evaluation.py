@@ -9,7 +9,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import compose, section, synthetic_dataset
+from helpers import compose, section, synthetic_dataset
 
 from harness.checkpoints import load_checkpoint
 from harness.config import DataConfig, EvaluateConfig, SplitsConfig, TrainConfig, WindowConfig

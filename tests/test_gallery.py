@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pandas as pd
-from conftest import write_rgb_png
+from helpers import write_rgb_png
 
 from harness.gallery import GALLERY_COLUMNS, select_pairs, write_gallery
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO, env_with_venv
+from helpers import REPO, env_with_venv
 
 from harness.gpu_check import NEEDS_GPU, benchmark_on_cuda, junit_summary
 from harness.gpu_results import card_slug, latest_result

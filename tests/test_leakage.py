@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import random_hashes, section
+from helpers import random_hashes, section
 
 from harness.config import LeakageConfig, SplitsConfig, WindowConfig
 from harness.data.windows import build_windows
@@ -99,7 +99,7 @@ def test_majority_class_rate_is_the_commonest_share(evidence_by_strategy, manife
 @pytest.fixture(scope="module")
 def default_dataset(tmp_path_factory):
     """The default params' synthetic dataset (what `make repro` prepares), generated and indexed here."""
-    from conftest import compose, synthetic_dataset
+    from helpers import compose, synthetic_dataset
 
     dataset = synthetic_dataset(compose(), tmp_path_factory.mktemp("default") / "frames")
     windows = build_windows(dataset["index"], dataset["windows"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import compose, section
+from helpers import compose, section
 
 from harness.losses import (
     LossConfig,

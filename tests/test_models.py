@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import compose
+from helpers import compose
 
 from harness.errors import ConfigError
 from harness.models import build_model, count_parameters

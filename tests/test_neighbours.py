@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import random_hashes
+from helpers import random_hashes
 from scipy.stats import binom
 
 from harness.leakage import rate_curve

@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import copy_repo, run
-from test_index import good_video
+from helpers import copy_repo, good_video, run
 
 pytestmark = pytest.mark.slow
 

@@ -57,7 +57,7 @@ def test_permuted_scores_use_one_label_per_video_and_keep_the_class_counts():
 # --------------------------------------------------------------------------- the gap curve
 def gap_setup(smoke_params):
     """Train windows of videos of several lengths (two classes) and the default splits section."""
-    from conftest import frame_table, section
+    from helpers import frame_table, section
 
     from harness.config import SplitsConfig, WindowConfig
     from harness.data.windows import build_windows
@@ -97,7 +97,7 @@ def test_gap_curve_scores_the_gap_manifest_of_every_gap(smoke_params):
 @pytest.fixture(scope="module")
 def default_gap_curve(tmp_path_factory):
     """The probe's frame and video scores and its gap curve on the default params' synthetic dataset."""
-    from conftest import compose, section, synthetic_dataset
+    from helpers import compose, section, synthetic_dataset
 
     from harness.config import SplitsConfig
     from harness.data.windows import build_windows

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, write_rgb_png
+from helpers import REPO, write_rgb_png
 from markupsafe import escape
 
 from harness.claims import load_registry

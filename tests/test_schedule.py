@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 import torch
-from conftest import compose, section
+from helpers import compose, section
 
 from harness.config import TrainConfig
 from harness.optimisation import make_optimizer, make_scheduler

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import section
+from helpers import section
 
 from harness.config import SplitsConfig
 from harness.data.windows import build_windows
@@ -157,7 +157,7 @@ GAP_VIDEOS = {"a_short": 40, "a_mid": 80, "a_long": 200, "b_mid": 96, "b_long": 
 @pytest.fixture(scope="module")
 def gap_windows(smoke_dataset):
     """Train videos of several lengths (PNGs) in two classes: too short for a window, for a gap, long."""
-    from conftest import frame_table
+    from helpers import frame_table
 
     index = pd.concat([frame_table({v: n for v, n in GAP_VIDEOS.items() if v.startswith(c)}, label=label)
                        for label, c in enumerate("ab")], ignore_index=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, run
+from helpers import REPO, run
 
 from harness.config import CONF_DIR
 from harness.sweep import expand_aliases

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, compose, env_with_venv, section
+from helpers import REPO, compose, env_with_venv, section
 
 from harness.checkpoints import load_checkpoint, save_checkpoint
 from harness.config import TrainConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 from harness.coverage import REASONS, coverage, exclusions, scan, summary
 from harness.verdicts import EXPECTED, judge_writeup, writeup_only

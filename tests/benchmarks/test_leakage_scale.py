@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import random_hashes
+from helpers import random_hashes
 
 from harness.leakage import near_duplicate_mask, rate_curve
 from harness.neighbours import search

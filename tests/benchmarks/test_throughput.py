@@ -87,7 +87,7 @@ def test_near_duplicate_search_at_ucf_crime_scale(benchmark):
     13,000 clusters of 100 (a video's frames hash close together) against 100,000 evaluation frames,
     half near a training frame, half unrelated."""
     import numpy as np
-    from conftest import random_hashes
+    from helpers import random_hashes
 
     from harness.leakage import near_duplicate_mask
 

@@ -6,7 +6,7 @@ import hashlib
 
 import cv2
 import numpy as np
-from conftest import compose, section
+from helpers import compose, section
 
 from harness.config import DataConfig, SyntheticConfig, WindowConfig
 from harness.data.synthetic import generate, plan_videos

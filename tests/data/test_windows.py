@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import frame_table
+from helpers import frame_table
 
 from harness.config import WindowConfig
 from harness.data.windows import build_windows, frame_rows, shared_frames, target_rows, windows_per_video

@@ -10,24 +10,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO, compose, run, write_rgb_png
+from helpers import REPO, compose, frame, good_video, run, write_rgb_png
 
 from harness.data.index import index_frames, scan_layout
 from harness.data.layout import parse_frame_name
 from harness.errors import HarnessError
 
 CLASSES = tuple(compose()["data"]["classes"])
-
-
-def frame(seed: int, size=(64, 64)) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    coarse = rng.random((4, 4, 3)).astype(np.float32)
-    return (cv2.resize(coarse, (size[1], size[0]), interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(np.uint8)
-
-
-def good_video(root, split, class_name, video, n, start_seed=0):
-    for i in range(n):
-        write_rgb_png(root / split / class_name / f"{video}_{i * 10}.png", frame(start_seed + i))
 
 
 @pytest.fixture

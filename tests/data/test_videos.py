@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import compose
+from helpers import compose
 
 from harness.data.index import index_frames
 from harness.data.videos import extract_frames
@@ -67,7 +67,7 @@ def test_no_videos_is_one_clear_error(tmp_path):
 
 def test_prepare_extracts_then_indexes(video_root, tmp_path):
     """data=ucf_crime_videos through the prepare step: frames written, indexed, bad videos reported."""
-    from conftest import compose, section
+    from helpers import compose, section
 
     from harness.config import DataConfig, SyntheticConfig
     from harness.data.prepare import prepare
