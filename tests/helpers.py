@@ -112,3 +112,12 @@ def frame(seed: int, size=(64, 64)) -> np.ndarray:
 def good_video(root, split, class_name, video, n, start_seed=0):
     for i in range(n):
         write_rgb_png(root / split / class_name / f"{video}_{i * 10}.png", frame(start_seed + i))
+
+
+def flip_bits(rng, hashes, k):
+    """``hashes`` with ``k`` distinct random bits flipped in each."""
+    out = hashes.copy()
+    for i in range(len(out)):
+        for bit in rng.choice(64, k, replace=False):
+            out[i] ^= np.uint64(1) << np.uint64(int(bit))
+    return out

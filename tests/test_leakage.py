@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import random_hashes, section
+from helpers import flip_bits, random_hashes, section
 
 from harness.config import LeakageConfig, SplitsConfig, WindowConfig
 from harness.data.windows import build_windows
@@ -19,14 +19,6 @@ from harness.leakage import (
 )
 from harness.neighbours import nearest_bruteforce
 from harness.splits import make_manifest
-
-
-def flip_bits(rng, hashes, k):
-    out = hashes.copy()
-    for i in range(len(out)):
-        for bit in rng.choice(64, k, replace=False):
-            out[i] ^= np.uint64(1) << np.uint64(int(bit))
-    return out
 
 
 @pytest.mark.parametrize("radius", [0, 1, 3, 4, 6, 10])

@@ -6,20 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from helpers import random_hashes
+from helpers import flip_bits, random_hashes
 from scipy.stats import binom
 
 from harness.leakage import rate_curve
 from harness.neighbours import NO_MATCH, nearest_bruteforce, plan_blocks, search
-
-
-def flip_bits(rng, hashes, k):
-    """``hashes`` with ``k`` distinct random bits flipped in each."""
-    out = hashes.copy()
-    for i in range(len(out)):
-        for bit in rng.choice(64, k, replace=False):
-            out[i] ^= np.uint64(1) << np.uint64(int(bit))
-    return out
 
 
 def planted(rng, n_reference=1500, max_flips=14):
