@@ -1,21 +1,36 @@
-"""What every stage script shares: logging, and one sentence instead of a traceback for user errors."""
+"""What every stage script shares: logging, one sentence instead of a traceback for user errors, and a refusal
+to let a stage whose code changed while it ran look finished."""
 
 from __future__ import annotations
 
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.sources import code_hash
 
 log = logging.getLogger("harness")
 
+CODE_CHANGED = ("a file this stage runs was edited while it ran, so its outputs came from other code than "
+                "dvc.lock would record; run it again")
+
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
-    """Run a stage's ``main``; a HarnessError becomes ``<stage>: error: <sentence>`` and exit code 2."""
+    """Run a stage's ``main``; a HarnessError becomes ``<stage>: error: <sentence>`` and exit code 2.
+
+    DVC hashes a stage's deps when the stage ends, so a dependency edited while the stage ran would be recorded
+    as the code that produced its outputs. The stage script's code hash (it and every project file it imports) is
+    taken before and after ``main``; when they differ the stage fails, DVC keeps no record of it, and the next
+    ``dvc repro`` runs it again with the code as it is."""
     logging.basicConfig(level=logging.INFO, format=f"{name}: %(message)s", stream=sys.stderr)
+    script = Path(sys.argv[0]).resolve()
+    before = code_hash(script) if script.suffix == ".py" and script.is_file() else None
     try:
         main()
+        if before is not None and code_hash(script) != before:
+            raise HarnessError(CODE_CHANGED)
     except HarnessError as e:
         print(f"{name}: error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -374,6 +374,7 @@ class LeakageConfig:
     hamming_radius: int = nonneg()
     shared_frame_thresholds: tuple[int, ...] = positive()
     curve_max_radius: int = nonneg()  # the rate and chance curves run over radius 0..this
+    curve_sample_frames: int = positive()  # above hamming_radius the curves are measured on this many frames at most
     bootstrap_resamples: int = positive()  # for the excess over chance, resampling evaluation videos
     confidence: float = fraction()
     seed: int = nonneg()

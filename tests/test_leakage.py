@@ -193,6 +193,35 @@ def copied_scene(smoke_dataset, manifests, tmp_path_factory):
             "index": copied, "evidence": found}
 
 
+def test_curves_above_the_radius_from_a_sample_are_exact_below_it_and_close_above_it():
+    """A set larger than curve_sample_frames: every point up to hamming_radius is exact, the points above it
+    estimate the exact curve within sampling error (4 binomial standard deviations) and stay monotone."""
+    import dataclasses
+
+    from harness.leakage import match_with_curves
+
+    rng = np.random.default_rng(3)
+    reference = random_hashes(rng, 4000)
+    queries = np.concatenate([flip_bits(rng, reference[:3000], k) for k in (2, 6, 9)] + [random_hashes(rng, 3000)])
+    index = pd.DataFrame({"phash": np.concatenate([reference, queries]),
+                          "label": np.concatenate([np.arange(4000) % 7, np.arange(len(queries)) % 7])})
+    train_rows, eval_rows = np.arange(4000), np.arange(4000, 4000 + len(queries))
+    cfg = LeakageConfig(hamming_radius=4, shared_frame_thresholds=(1,), curve_max_radius=12, curve_sample_frames=100_000,
+                        bootstrap_resamples=10, confidence=0.95, seed=0, duplicate_examples=0, gallery_pairs=0)
+    exact_matches, exact = match_with_curves(eval_rows, train_rows, index, cfg)
+    sampled_matches, sampled = match_with_curves(eval_rows, train_rows, index, dataclasses.replace(cfg, curve_sample_frames=2000))
+    assert (exact.sample_frames, exact.exact_up_to, sampled.sample_frames, sampled.exact_up_to) == (12000, 12, 2000, 4)
+    np.testing.assert_array_equal(np.minimum(exact_matches.nearest.distance, 5), np.minimum(sampled_matches.nearest.distance, 5))
+    for exact_curve, sampled_curve in ((exact.near, sampled.near), (exact.chance, sampled.chance)):
+        assert [exact_curve[str(r)] for r in range(5)] == [sampled_curve[str(r)] for r in range(5)]
+        values = list(sampled_curve.values())
+        assert values == sorted(values)
+        for r in range(5, 13):
+            p = exact_curve[str(r)]
+            assert abs(sampled_curve[str(r)] - p) <= 4 * np.sqrt(max(p * (1 - p), 1e-4) / 2000) + 1e-6, r
+    assert exact.near["12"] > exact.near["4"] + 0.2  # the sample had something to estimate
+
+
 def test_a_scene_filed_under_two_videos_is_a_cross_video_pair_under_official(copied_scene):
     found, source, copy = copied_scene["evidence"], copied_scene["source"], copied_scene["copy"]
     pairs = found.pairs[found.pairs["eval_video"] == copy]
