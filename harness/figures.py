@@ -133,8 +133,9 @@ def leakage_figures(collected: dict[str, Any], plt) -> dict[str, bytes]:
             at = [r["gap"] for r in rows].index(trained_at)
             trained = table[(table["strategy"] == "gap") & (table["labels"] == "true") & (table["model"] != "nearest_neighbour")]
             for k, r in enumerate(trained.itertuples(index=False)):
-                ax.errorbar(at + 0.08 * (k + 1), r.accuracy, yerr=[[r.accuracy - r.accuracy_ci_low], [r.accuracy_ci_high - r.accuracy]],
-                            fmt="s", ms=5, capsize=2, label=f"{r.model} trained on gap ({trained_at} PNGs)")
+                ax.errorbar(at + 0.1 * (k + 1), r.accuracy, yerr=[[r.accuracy - r.accuracy_ci_low], [r.accuracy_ci_high - r.accuracy]],
+                            fmt="sd"[k % 2], ms=5, capsize=2, color=("#6c3483", "#17202a")[k % 2],
+                            label=f"{r.model} trained on gap ({trained_at} PNGs)")
         for strategy, end in (gap.get("ends") or {}).items():
             ax.axhspan(end["accuracy_ci_low"], end["accuracy_ci_high"], color=STRATEGY_COLOURS.get(strategy, "grey"),
                        alpha=0.15)
@@ -145,7 +146,7 @@ def leakage_figures(collected: dict[str, Any], plt) -> dict[str, bytes]:
         ax.set_xlabel("gap between a video's training and evaluation windows (PNGs); evaluated videos / classes")
         ax.set_ylabel("window accuracy")
         ax.set_ylim(-0.02, 1.05)
-        ax.set_title("Score against gap: shared frames (gap 0 and below) versus the same scene", fontsize=9)
+        ax.set_title("Score against gap (no frame shared at any gap); lines: the frame and video splits' scores", fontsize=9)
         ax.legend(fontsize=7, loc="lower left")
         out["gap_curve.png"] = _png(fig)
         plt.close(fig)
