@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -50,7 +51,8 @@ def readme_commands() -> list[str]:
 
 
 def test_every_make_target_the_readme_names_exists():
-    targets = {line.split()[1] for line in readme_commands() if line.startswith("make ")}
+    inline = re.findall(r"`make ([a-z-]+)`", (ROOT / "README.md").read_text())
+    targets = {line.split()[1] for line in readme_commands() if line.startswith("make ")} | set(inline)
     assert {"repro", "test", "bench", "gpu-check", "setup"} <= targets
     for target in targets:
         dry = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -86,3 +88,16 @@ def test_every_dvc_exp_run_example_composes_into_valid_params(tmp_path):
                           ("bench", BenchConfig), ("evaluate", EvaluateConfig), ("probe", ProbeConfig),
                           ("leakage", LeakageConfig)):
             load_section(params, name, cls)
+
+
+def test_the_inspection_commands_it_names_run():
+    """`dvc dag` draws every stage of dvc.yaml; `python -m harness.sources stages/<x>.py` lists a stage's deps."""
+    text = (ROOT / "README.md").read_text()
+    assert "`dvc dag`" in text and "`python -m harness.sources stages/<x>.py`" in text
+    dag = subprocess.run(["dvc", "dag", "--md"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert dag.returncode == 0, dag.stderr
+    for stage in ("prepare", "split@gap", "train@multitask-frame", "probe", "audit", "benchmark", "report"):
+        assert stage in dag.stdout, stage
+    deps = subprocess.run([sys.executable, "-m", "harness.sources", "stages/train.py"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert "- harness/training.py" in deps.stdout.splitlines()
