@@ -71,7 +71,7 @@ def test_near_duplicate_mask_at_ucf_crime_scale(benchmark, scale):
     data = workload(scale)
     benchmark.extra_info.update(reference_hashes=len(data["reference"]), queries=len(data["queries"]), radius=RADIUS)
     found = benchmark.pedantic(near_duplicate_mask, args=(data["queries"], data["reference"], RADIUS),
-                               rounds=3, iterations=1)
+                               rounds=5, iterations=1)
     half = len(data["queries"]) // 2
     assert found[:half].all() and not found[half:].any()
 
@@ -81,7 +81,7 @@ def test_pairs_and_chance_curve_at_ucf_crime_scale(benchmark, scale):
     data = workload(scale)
     benchmark.extra_info.update(reference_hashes=len(data["reference"]), queries=len(data["queries"]),
                                 radius=RADIUS, curve_max_radius=CURVE_MAX_RADIUS)
-    curve, chance, pairs = benchmark.pedantic(pairs_and_chance_curve, args=(data,), rounds=3, iterations=1)
+    curve, chance, pairs = benchmark.pedantic(pairs_and_chance_curve, args=(data,), rounds=5, iterations=1)
     half = len(data["queries"]) // 2
     assert pairs == half and curve[str(RADIUS)] == pytest.approx(0.5)
     assert list(curve.values()) == sorted(curve.values()) and list(chance.values()) == sorted(chance.values())

@@ -81,30 +81,6 @@ def test_baseline_inference(benchmark, workbench, mode):
     assert benchmark.pedantic(infer, **ROUNDS)[0] == len(clip)
 
 
-@pytest.mark.benchmark(group="leakage")
-def test_near_duplicate_search_at_ucf_crime_scale(benchmark):
-    """The cross-split near-duplicate search at the real set's size: 1.3 M training-frame hashes in
-    13,000 clusters of 100 (a video's frames hash close together) against 100,000 evaluation frames,
-    half near a training frame, half unrelated."""
-    import numpy as np
-    from helpers import random_hashes
-
-    from harness.leakage import near_duplicate_mask
-
-    rng = np.random.default_rng(0)
-
-    def flip(hashes, k):  # flip up to k random bits of each hash
-        bits = np.uint64(1) << rng.integers(0, 64, (len(hashes), k)).astype(np.uint64)
-        return hashes ^ np.bitwise_or.reduce(bits, axis=1)
-
-    reference = flip(np.repeat(random_hashes(rng, 13_000), 100), 3)
-    near = flip(reference[rng.integers(0, len(reference), 50_000)], 4)
-    queries = np.concatenate([near, random_hashes(rng, 50_000)])
-    benchmark.extra_info.update(reference_hashes=len(reference), queries=len(queries), radius=4)
-    found = benchmark.pedantic(near_duplicate_mask, args=(queries, reference, 4), rounds=3, iterations=1)
-    assert found[:50_000].all() and not found[50_000:].any()
-
-
 @pytest.mark.benchmark(group="probe")
 def test_memorisation_probe_at_ucf_crime_scale(benchmark):
     """The probe's look-up and permutation test at the real set's size: 300,000 windows of 8x8 colour
