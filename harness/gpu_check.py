@@ -93,19 +93,15 @@ def paper_steps(steps: int = 5, warmup: int = 2) -> dict[str, Any]:
     import torch
     import yaml
 
-    from harness.bench.workbench import Workbench, train_step
-    from harness.config import BenchConfig, DataConfig, TrainConfig, WindowConfig, compose_params, load_section
+    from harness.bench.workbench import make_workbench, train_step
+    from harness.config import BenchConfig, TrainConfig, compose_params, load_section
     from harness.precision import resolve_precision
 
     params = yaml.safe_load(compose_params(["profile=paper", "run.device=cuda"]))
-    data, train = load_section(params, "data", DataConfig), load_section(params, "train", TrainConfig)
-    bench_cfg = load_section(params, "bench", BenchConfig)
-    device = torch.device("cuda")
-    bench = Workbench(params=params, cfg=dataclasses.replace(bench_cfg, batch_size=train.batch_size),
-                      device=device, paths=np.array([]), windows=pd.DataFrame(), n_classes=len(data.classes),
-                      normal_label=data.classes.index(data.normal_class),
-                      window_cfg=load_section(params, "windows", WindowConfig), image_size=data.image_size,
-                      input_size=train.input_size or data.image_size)
+    train = load_section(params, "train", TrainConfig)
+    bench_cfg = dataclasses.replace(load_section(params, "bench", BenchConfig), batch_size=train.batch_size)
+    bench = make_workbench(params, np.array([]), pd.DataFrame(columns=["label"]), cfg=bench_cfg)  # random clips only
+    device = bench.device
     step = train_step(bench, bench.model("multitask"), bench.loss("multitask"), resolve_precision("amp", device))
     batch = bench.random_batch()
     for _ in range(warmup):

@@ -15,8 +15,9 @@ Per split strategy and evaluation set:
 - exact duplicates across frame identities (``harness.duplicates``);
 - the majority-class rate of the evaluation set (the accuracy of always guessing its commonest class).
 
-One search at radius max(R, r) gives every curve point and the pairs: rate(k) = share of frames whose
-nearest training frame lies within k bits, monotone in k by construction.
+rate(k) is the share of frames whose nearest training frame lies within k bits, monotone in k. Every frame
+is searched at radius r (the pairs, the headline); the points above r come from one wider search, over all
+frames or, on a set larger than ``curve_sample_frames``, over a seeded sample (``match_with_curves``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from harness.config import LeakageConfig, WindowConfig
 from harness.data.windows import frame_rows, shared_frames
 from harness.duplicates import duplicate_groups, exact_duplicates, frame_roles
 from harness.metrics import bootstrap_counts, interval
-from harness.neighbours import Nearest, nearest, nearest_bruteforce, search
+from harness.neighbours import Nearest, nearest, search
 from harness.splits import Manifest
 
 PAIR_COLUMNS = ["role", "eval_row", "train_row", "distance", "eval_video", "eval_frame", "train_video",
@@ -43,11 +44,6 @@ VIDEO_COLUMNS = ["role", "video_id", "class_name", "frames", "near_duplicate_fra
 def near_duplicate_mask(query: np.ndarray, reference: np.ndarray, radius: int) -> np.ndarray:
     """For each query hash, is some reference hash within ``radius`` bits? (uint64 arrays)"""
     return nearest(query, reference, radius).found
-
-
-def near_duplicate_mask_bruteforce(query: np.ndarray, reference: np.ndarray, radius: int) -> np.ndarray:
-    """The all-pairs definition; for tests on small inputs."""
-    return nearest_bruteforce(query, reference, radius).found
 
 
 def max_shared_frames(eval_windows: pd.DataFrame, train_windows: pd.DataFrame, cfg: WindowConfig) -> np.ndarray:
@@ -250,9 +246,3 @@ def leakage_evidence(manifest: Manifest, index: pd.DataFrame, window_cfg: Window
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-
-
-def evidence(manifest: Manifest, index: pd.DataFrame, window_cfg: WindowConfig, cfg: LeakageConfig,
-             classes: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """Leakage evidence for each evaluation role (val, test) of ``manifest``."""
-    return leakage_evidence(manifest, index, window_cfg, cfg, classes).by_role

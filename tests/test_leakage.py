@@ -11,11 +11,9 @@ from helpers import flip_bits, random_hashes, section
 from harness.config import LeakageConfig, SplitsConfig, WindowConfig
 from harness.data.windows import build_windows
 from harness.leakage import (
-    evidence,
     leakage_evidence,
     max_shared_frames,
     near_duplicate_mask,
-    near_duplicate_mask_bruteforce,
 )
 from harness.neighbours import nearest_bruteforce
 from harness.splits import make_manifest
@@ -28,7 +26,7 @@ def test_multi_index_search_equals_all_pairs(radius):
     queries = np.concatenate([flip_bits(rng, reference[rng.integers(0, 2000, 60)], k) for k in range(12)]
                              + [random_hashes(rng, 300)])
     np.testing.assert_array_equal(near_duplicate_mask(queries, reference, radius),
-                                  near_duplicate_mask_bruteforce(queries, reference, radius))
+                                  nearest_bruteforce(queries, reference, radius).found)
 
 
 def test_clustered_hashes_and_duplicates():
@@ -37,7 +35,7 @@ def test_clustered_hashes_and_duplicates():
     reference = (random_hashes(rng, 3000) & np.uint64(0xFFFFFFFF00000000)) | np.uint64(0x1234)
     queries = np.concatenate([flip_bits(rng, reference[:200], 3), flip_bits(rng, reference[:200], 7), reference[:50]])
     np.testing.assert_array_equal(near_duplicate_mask(queries, reference, 4),
-                                  near_duplicate_mask_bruteforce(queries, reference, 4))
+                                  nearest_bruteforce(queries, reference, 4).found)
     assert near_duplicate_mask(np.array([], np.uint64), reference, 4).shape == (0,)
     assert not near_duplicate_mask(queries, np.array([], np.uint64), 4).any()
 
@@ -60,8 +58,8 @@ def manifests(smoke_dataset):
 @pytest.fixture(scope="module")
 def evidence_by_strategy(smoke_dataset, manifests):
     cfg = section(smoke_dataset["params"], "leakage", LeakageConfig)
-    return {s: evidence(m, smoke_dataset["index"], smoke_dataset["windows"], cfg, smoke_dataset["data"].classes)
-            for s, m in manifests.items()}
+    return {s: leakage_evidence(m, smoke_dataset["index"], smoke_dataset["windows"], cfg,
+                                smoke_dataset["data"].classes).by_role for s, m in manifests.items()}
 
 
 def test_frame_split_leaks_and_video_splits_do_not(evidence_by_strategy):
@@ -105,7 +103,7 @@ def test_default_dataset_meets_the_acceptance_figures(default_dataset):
     near-duplicate rate is far above the video split's, and video / official share no video."""
     d = default_dataset
     cfg = section(d["params"], "leakage", LeakageConfig)
-    test = {s: evidence(m, d["index"], d["windows"], cfg, d["data"].classes)["test"]
+    test = {s: leakage_evidence(m, d["index"], d["windows"], cfg, d["data"].classes).by_role["test"]
             for s, m in d["manifests"].items()}
     assert test["frame"]["windows_sharing_at_least_1_frames"] >= 0.9
     assert test["frame"]["near_duplicate_rate"] >= 0.9
