@@ -522,7 +522,7 @@ class MultiTaskConfig:
 @dataclass(frozen=True, kw_only=True)
 class SweepConfig:
     name: str
-    model: ModelName
+    model: ModelName | Literal["control"]  # control: pipeline.control_model retrained on labels shuffled across videos
     split: SplitStrategy
     data_dir: str
     results_dir: str

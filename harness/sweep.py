@@ -90,6 +90,7 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
         WindowConfig,
         load_section,
     )
+    from harness.controls import apply_labels
     from harness.data.windows import build_windows
     from harness.evaluation import evaluate_run
     from harness.run_setup import build_run
@@ -125,13 +126,17 @@ def train_and_score(params: dict[str, Any], sweep: SweepConfig, out: Path) -> di
     (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     index = prepared_index(params, Path(sweep.data_dir), sweep.lock_timeout_minutes)
     manifest = make_manifest(sweep.split, build_windows(index, window_cfg), splits, window_cfg)
-    setup = build_run(params, sweep.model, manifest, manifest_hash(manifest.windows, index), index[["path"]], out)
+    control = sweep.model == "control"  # the control stage's run: the control model on shuffled labels
+    network = params["pipeline"]["control_model"] if control else sweep.model
+    setup = build_run(params, network, manifest, manifest_hash(manifest.windows, index), index[["path"]], out,
+                      shuffle_labels=control)
     log.info("job %s: %s on the %s split, seed %d", out.name, sweep.model, sweep.split, run.seed)
     summary = train_model(setup.spec)
     write_json(out / "summary.json", {**setup.record, **summary, "environment": environment()})
 
     model, _ = load_trained_model(out, params, setup.spec.device)
-    scores, _ = evaluate_run(model, index["path"].to_numpy(), manifest, None, data.classes, window_cfg,
+    labels = None if setup.video_labels is None else apply_labels(manifest.role("test"), setup.video_labels)
+    scores, _ = evaluate_run(model, index["path"].to_numpy(), manifest, labels, data.classes, window_cfg,
                              data.image_size, train_cfg, evaluate_cfg, setup.spec.device, run.seed)
     result = {
         "sweep": out.parent.name,  # the sweep folder (sweep.name unless hydra.sweep.dir was moved)

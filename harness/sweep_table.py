@@ -19,6 +19,9 @@ METRICS = {  # table column -> (level, key) in result.json
 }
 
 
+STATISTICS = ("mean", "std", "min", "max")
+
+
 def collect_results(root: Path) -> pd.DataFrame:
     """One row per finished job under ``root`` (sweeps/results/<name>/<job>.json)."""
     rows = []
@@ -32,29 +35,30 @@ def collect_results(root: Path) -> pd.DataFrame:
 
 
 def aggregate(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample standard deviation (ddof=1; empty with one seed) across seeds, per sweep x model x
-    split x settings."""
+    """Mean, sample standard deviation (ddof=1; empty with one seed), least and greatest across seeds, per
+    sweep x model x split x settings."""
     keys = ["sweep", "model", "split", "settings"]
     columns = [*keys, "profile", "data_source", "eval_set", "n_seeds", "seeds",
-               *[f"{m}_{s}" for m in METRICS for s in ("mean", "std")]]
+               *[f"{m}_{s}" for m in METRICS for s in STATISTICS]]
     if results.empty:
         return pd.DataFrame(columns=columns)
     grouped = results.groupby(keys, sort=True)
     table = grouped.agg(
         profile=("profile", "first"), data_source=("data_source", "first"), eval_set=("eval_set", "first"),
         n_seeds=("seed", "nunique"), seeds=("seed", lambda s: ",".join(map(str, sorted(s)))),
-        **{f"{m}_{stat}": (m, stat) for m in METRICS for stat in ("mean", "std")},
+        **{f"{m}_{stat}": (m, stat) for m in METRICS for stat in STATISTICS},
     ).reset_index()
     return table[columns]
 
 
 def table_metrics(table: pd.DataFrame) -> dict[str, Any]:
-    """The aggregated table as DVC metrics: {sweep/model-split: {metric: {mean, std}, n_seeds}}."""
+    """The aggregated table as DVC metrics: {sweep/model-split: {metric: {mean, std, min, max}, n_seeds, ...}}."""
     out: dict[str, Any] = {}
     ambiguous = table.duplicated(["sweep", "model", "split"], keep=False)
     for row, twice in zip(table.to_dict("records"), ambiguous, strict=True):
         key = f"{row['sweep']}/{row['model']}-{row['split']}" + (f"@{row['settings'][:8]}" if twice else "")
-        out[key] = {"n_seeds": int(row["n_seeds"]), "seeds": row["seeds"], **{
-            m: {"mean": row[f"{m}_mean"], "std": None if pd.isna(row[f"{m}_std"]) else row[f"{m}_std"]}
+        out[key] = {"model": row["model"], "split": row["split"], "profile": row["profile"],
+                    "data_source": row["data_source"], "n_seeds": int(row["n_seeds"]), "seeds": row["seeds"], **{
+            m: {stat: None if pd.isna(row[f"{m}_{stat}"]) else float(row[f"{m}_{stat}"]) for stat in STATISTICS}
             for m in METRICS}}
     return out
