@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -82,6 +83,7 @@ class Claim:
     finding: str = ""               # claims sharing one printed slip share a finding id (default: the claim's id)
     why: str = ""
     note: str = ""                  # an answer to a reviewer's objection, shown beside the claim
+    wrong: str = ""                 # methodology: what is wrong when the condition fails, in one plain sentence
     assumptions: tuple[str, ...] = ()
     metric: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
@@ -108,6 +110,7 @@ class Finding:
     id: str
     title: str
     severity: str
+    lead: str = ""  # the claim whose arithmetic says best what is wrong (default: the most decisive verdict's)
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ class Registry:
 
 
 _KEYS = {"id", "section", "source", "reading", "check", "value", "unit", "tolerance", "relative", "direction",
-         "provenance", "severity", "finding", "why", "note", "assumptions", "metric", "requires", "stand_in",
+         "provenance", "severity", "finding", "why", "note", "wrong", "assumptions", "metric", "requires", "stand_in",
          "inputs", "expression", "line", "also"}
 
 
@@ -150,6 +153,9 @@ def load_registry(path: Path) -> Registry:
             raise HarnessError(f"{where}: id {claim.id!r} is used twice")
         seen.add(claim.id)
         claims.append(claim)
+    for finding in findings.values():
+        if finding.lead and not any(c.id == finding.lead and c.group == finding.id for c in claims):
+            raise HarnessError(f"{path}: finding {finding.id}'s lead {finding.lead!r} is not one of its claims")
     extra = {k: v for k, v in document.items() if k not in ("claims", "findings", "version")}
     return Registry(claims, findings, extra)
 
@@ -161,7 +167,7 @@ def _findings(path: Path, entries: list[Any]) -> dict[str, Finding]:
             raise HarnessError(f"{path}: findings[{i}] must be a mapping with id, title and severity")
         if entry["severity"] not in SEVERITIES:
             raise HarnessError(f"{path}: findings[{i}] ({entry['id']}): severity must be one of {', '.join(SEVERITIES)}")
-        out[entry["id"]] = Finding(entry["id"], entry["title"], entry["severity"])
+        out[entry["id"]] = Finding(entry["id"], entry["title"], entry["severity"], str(entry.get("lead", "")))
     return out
 
 
@@ -212,7 +218,7 @@ def _claim(entry: Any, findings: dict[str, Finding]) -> Claim:  # noqa: C901 -- 
         check=check, value=entry.get("value", 1 if check == "methodology" else None), unit=str(entry.get("unit", "")),
         tolerance=float(entry.get("tolerance", 0)), relative=float(entry.get("relative", 0)), direction=direction,
         provenance=provenance, severity=findings[finding].severity if finding else severity, finding=finding,
-        why=str(entry.get("why", "")), note=str(entry.get("note", "")),
+        why=str(entry.get("why", "")), note=str(entry.get("note", "")), wrong=str(entry.get("wrong", "")),
         assumptions=tuple(str(a) for a in entry.get("assumptions") or ()), metric=metric, requires=requires,
         stand_in=entry.get("stand_in"), inputs=inputs, expression=entry.get("expression"), line=entry.get("line"),
         also=tuple(str(q) for q in entry.get("also") or ()))
@@ -327,7 +333,28 @@ class Verdict:
                 "measured": None if c.check == "methodology" else self.measured,
                 "ci_low": self.interval[0] if self.interval else None,
                 "ci_high": self.interval[1] if self.interval else None, "metric": ", ".join(c.metric) or None,
-                "stand_in": self.stand_in, "why": c.why, "note": c.note, "assumptions": list(c.assumptions)}
+                "stand_in": self.stand_in, "why": c.why, "note": c.note, "assumptions": list(c.assumptions),
+                "wrong": self.what_is_wrong}
+
+    @property
+    def what_is_wrong(self) -> str | None:
+        """For a contradicted or not reproduced claim, what is wrong in one sentence with its numbers
+        ("1 - 423 / 60635 = 99.302%, not the printed 99.38% (which needs 99.375% to 99.385%)"); else None."""
+        c = self.claim
+        if self.verdict == NOT_REPRODUCED and self.measured is not None:
+            measured = _as_unit(self.measured, c.unit) + (f" [{_as_unit(self.interval[0], c.unit)}, "
+                                                         f"{_as_unit(self.interval[1], c.unit)}]" if self.interval else "")
+            return f"this run measured {measured}, outside the claimed {_plain(c)}{_needs(c)}"
+        if self.verdict not in CONTRADICTED_BY.values():
+            return None
+        if c.check == "methodology":
+            return c.wrong or f"{c.reading}: no, {with_figures(c)} does not hold"
+        derived = _as_unit(self.measured, c.unit) if self.interval is None else (
+            f"{_as_unit(self.interval[0], c.unit)} to {_as_unit(self.interval[1], c.unit)} over the printed inputs' rounding")
+        arithmetic = with_figures(c)
+        if len(arithmetic) > 90:  # too long for a sentence: the claims table shows it whole
+            return f"{c.id}'s arithmetic (claims table) gives {derived}, not the printed {_plain(c)}{_needs(c)}"
+        return f"{arithmetic} = {derived}, not the printed {_plain(c)}{_needs(c)}"
 
 
 def judge(claim: Claim, bundle: dict[str, Any], context: dict[str, Any]) -> Verdict:
@@ -476,6 +503,39 @@ def _printed(claim: Claim) -> str:
     return f"{_figure(claim.value)} {claim.unit}".strip()
 
 
+def with_figures(claim: Claim) -> str:
+    """The claim's expression with each input's printed figure in place of its name ("1 - 423 / 60635")."""
+    def figure(match: re.Match) -> str:
+        name = match.group()
+        return _figure(claim.inputs[name]).strip('"') if name in claim.inputs else name
+
+    return re.sub(r"\b[A-Za-z_]\w*\b", figure, claim.expression or "")
+
+
+def _as_unit(value: float | bool | None, unit: str) -> str:
+    """A derived or measured value in the claim's unit: fractions as percentages."""
+    if value is None or isinstance(value, bool):
+        return str(value)
+    return f"{value * 100:.3f}%" if unit == "fraction" else _fmt(value)
+
+
+def _plain(claim: Claim) -> str:
+    """The claimed figure as printed, with its unit unless the figure shows it ("99.38%", "0.2 seconds")."""
+    figure = _figure(claim.value).replace('"', "")
+    shown = claim.unit in ("fraction", "x", "") or figure.endswith(("%", "×", "x"))
+    return figure if shown else f"{figure} {claim.unit.replace('_', ' ')}"
+
+
+def _needs(claim: Claim) -> str:
+    """What the printed figure allows, in parentheses (nothing for an exact figure)."""
+    low, high = claim.band
+    if claim.direction == "at_least":
+        return f" (which needs at least {_as_unit(low, claim.unit)})"
+    if high - low <= _EPS * max(1.0, abs(high)):
+        return ""
+    return f" (which needs {_as_unit(low, claim.unit)} to {_as_unit(high, claim.unit)})"
+
+
 def _fmt_range(span: Interval) -> str:
     return _fmt(span[0]) if abs(span[1] - span[0]) <= _EPS * max(1.0, abs(span[0])) else f"[{_fmt(span[0])}, {_fmt(span[1])}]"
 
@@ -509,7 +569,9 @@ def findings_of(verdicts: list[Verdict], findings: dict[str, Finding]) -> list[d
     for key, members in groups.items():
         lead = min(members, key=lambda v: order[v.verdict])
         declared = findings.get(key)
-        out.append({"id": key, "title": declared.title if declared else lead.claim.reading,
+        told = next((v for v in members if declared and v.claim.id == declared.lead and v.what_is_wrong), lead)
+        out.append({"id": key, "title": declared.title if declared else (lead.what_is_wrong or lead.claim.reading),
+                    "wrong": told.what_is_wrong if declared else None,
                     "severity": declared.severity if declared else lead.claim.severity, "verdict": lead.verdict,
                     "claims": [v.claim.id for v in members], "section": lead.claim.section, "line": lead.claim.line})
     return sorted(out, key=lambda f: (order[f["verdict"]], SEVERITIES.index(f["severity"])))

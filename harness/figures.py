@@ -25,13 +25,18 @@ def figures(collected: dict[str, Any]) -> dict[str, bytes]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from harness.headline import spreads
+    from harness.report import run_context
+
     out: dict[str, bytes] = {}
     table = collected.get("audit_table")
+    spread = spreads(collected.get("sweeps"), run_context(collected))
     if table is not None and len(table):
         groups = [(m, lab) for m, lab in table[["model", "labels"]].drop_duplicates().itertuples(index=False)]
         strategies = [s for s in STRATEGY_COLOURS if s in set(table["strategy"])]
         fig, ax = plt.subplots(figsize=(7.5, 3.6))
         width = 0.8 / max(len(strategies), 1)
+        legend_has_seeds = False
         colours = STRATEGY_COLOURS
         for j, strategy in enumerate(strategies):
             for i, (model, labels) in enumerate(groups):
@@ -44,11 +49,18 @@ def figures(collected: dict[str, Any]) -> dict[str, bytes]:
                 ax.errorbar(x, r.accuracy, yerr=[[r.accuracy - r.accuracy_ci_low], [r.accuracy_ci_high - r.accuracy]],
                             color="black", capsize=3, lw=1)
                 ax.hlines(r.majority_class_rate, x - width / 2, x + width / 2, colors="black", linestyles="dotted")
+                seeds = spread.get(("control" if labels != "true" else model, strategy))
+                if seeds and seeds["n"] > 1:  # the committed sweep's range across seeds, and its mean
+                    ax.vlines(x + width * 0.3, seeds["min"], seeds["max"], colors="dimgray", lw=3, alpha=0.7,
+                              label="range over seeds" if not legend_has_seeds else None)
+                    ax.plot(x + width * 0.3, seeds["mean"], marker="D", color="white", mec="black", ms=4)
+                    legend_has_seeds = True
         ax.set_xticks(range(len(groups)))
         ax.set_xticklabels([m if lab == "true" else f"{m}\n(shuffled labels)" for m, lab in groups])
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("window accuracy (95% CI)")
-        ax.set_title("Accuracy by split strategy; dotted: majority-class floor")
+        ax.set_title("Accuracy by split strategy; dotted: majority-class floor"
+                     + ("; grey: range over seeds (diamond: mean)" if legend_has_seeds else ""), fontsize=10)
         ax.legend(title="split", loc="upper right", fontsize=8)
         out["accuracy_by_split.png"] = _png(fig)
         plt.close(fig)

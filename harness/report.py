@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import yaml
 from harness.claims import Registry
 from harness.errors import HarnessError
 from harness.gpu_results import latest_result
+from harness.headline import spreads, verdict_block
 from harness.verdicts import default_classes, judge_registry
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"  # shipped inside the package
@@ -131,19 +134,49 @@ def _recipe_differences(params: dict[str, Any]) -> list[dict[str, Any]]:
     return recipe_differences(profile) if profile else []
 
 
+# files every run reads besides its stages' declared deps: the pipeline itself and the pinned environment
+RUN_INPUTS = ("dvc.yaml", "params.yaml", "requirements.lock", "pyproject.toml")
+
+
+def run_inputs(lock: dict[str, Any]) -> set[str]:
+    """The tracked inputs of a run: every stage's deps and params files in dvc.lock, and RUN_INPUTS."""
+    paths = set(RUN_INPUTS)
+    for body in (lock.get("stages") or {}).values():
+        paths |= {d["path"] for d in body.get("deps") or [] if "path" in d}
+        paths |= set(body.get("params") or {})
+    return paths
+
+
+def changed_inputs(root: Path, inputs: set[str]) -> list[str] | None:
+    """Tracked files that differ from the commit and are inputs of the run (a file named in ``inputs`` or
+    inside a folder named there); None when git cannot tell. Outputs the run itself rewrites (dvc.lock,
+    results/, sweeps/results/, the README's generated block) are not inputs and are never listed."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--no-renames"], cwd=root,
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    changed = [line[3:].strip().strip('"') for line in out.splitlines() if line.strip()]
+    folders = tuple(p.rstrip("/") + "/" for p in inputs)
+    return sorted(p for p in changed if p in inputs or p.startswith(folders))
+
+
 def environment(root: Path) -> dict[str, Any]:
-    """Where the run came from (runinfo's capture, for the repository at ``root``) and dvc.lock's outputs."""
+    """Where the run came from (runinfo's capture, for the repository at ``root``), the tracked inputs that
+    differ from its commit, and dvc.lock's outputs."""
     from harness.runinfo import git_state, hardware, library_versions
 
     lock = {}
     lock_path = Path(root) / "dvc.lock"
-    if lock_path.is_file():
-        for stage, body in (yaml.safe_load(lock_path.read_text()) or {}).get("stages", {}).items():
-            outs = body.get("outs") or []
-            lock[stage] = ", ".join(f"{Path(o['path']).name}:{(o.get('md5') or '')[:8]}" for o in outs)
+    lock_doc = (yaml.safe_load(lock_path.read_text()) or {}) if lock_path.is_file() else {}
+    for stage, body in lock_doc.get("stages", {}).items():
+        outs = body.get("outs") or []
+        lock[stage] = ", ".join(f"{Path(o['path']).name}:{(o.get('md5') or '')[:8]}" for o in outs)
     git = git_state(Path(root))
+    changed = changed_inputs(Path(root), run_inputs(lock_doc)) if git["commit"] else None
     pins = Path(root) / "requirements.lock"  # the pinned environment make setup installs
-    return {"git_commit": git["commit"], "git_dirty": git["dirty"], "hardware": hardware(),
+    return {"git_commit": git["commit"], "git_dirty": bool(changed), "changed_inputs": changed or [],
+            "hardware": hardware(),
             "libraries": library_versions(), "dvc_lock": lock,
             "requirements_lock_sha256": hashlib.sha256(pins.read_bytes()).hexdigest() if pins.is_file() else None}
 
@@ -175,6 +208,8 @@ def build_context(collected: dict[str, Any], registry: Registry, images: dict[st
     bench = collected.get("bench") or {}
     return {
         "context": context,
+        "verdict": verdict_block(judged, registry.extra, collected.get("audit"), sweeps, context),
+        "spreads": {f"{group}/{split}": s for (group, split), s in spreads(sweeps, context).items()},
         "synthetic": context["data_source"] == "synthetic",
         "synthetic_note": SYNTHETIC_NOTE,
         "profile": params.get("run", {}).get("profile", "unknown"),
@@ -232,6 +267,24 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _share(value: float | None, rounding: str = "nearest") -> str:
+    """A share as a percentage a reader can trust: one decimal, never rounded up to 100%, and rounded down
+    where it is a lower bound (``rounding="down"``)."""
+    if value is None:
+        return "n/a"
+    if 0.9999 <= value < 1:
+        return "over 99.99%"
+    tenths = value * 1000
+    shown = math.floor(tenths + 1e-9) if rounding == "down" else round(tenths)
+    if rounding != "down" and shown == 1000 and value < 1:
+        return "over 99.9%"
+    return f"{shown / 10:.1f}%"
+
+
+def _accuracy(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _printed(value: Any) -> str:
     """A claimed figure as the write-up printed it ("99.38%"), a range as low-high, an exact number formatted."""
     if isinstance(value, str):
@@ -248,6 +301,8 @@ def environment_for_templates():
                       undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _fmt
     env.filters["figure"] = _printed
+    env.filters["share"] = _share
+    env.filters["acc"] = _accuracy
     env.filters["slug"] = lambda s: "".join(c if c.isalnum() else "-" for c in s.lower())
     return env
 

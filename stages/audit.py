@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness.audit import audit, load_evaluations
 from harness.cli import run_stage
-from harness.config import DataConfig, EvaluateConfig, load_params, load_section
+from harness.config import DataConfig, EvaluateConfig, RunConfig, load_params, load_section
 from harness.errors import HarnessError
 from harness.io import read_json, write_csv, write_json
 
@@ -36,7 +36,8 @@ def main() -> None:
     leakage = {p.parent.name: read_json(p) for p in args.splits.glob("*/leakage.json")}
     table, metrics = audit(evaluations, leakage, len(data.classes), cfg)
     write_csv(args.table, table)
-    write_json(args.metrics, {"data_source": data.source, **metrics})
+    profile = load_section(params, "run", RunConfig).profile
+    write_json(args.metrics, {"data_source": data.source, "profile": profile, **metrics})
     for row in table.itertuples():
         log.info("%-9s %-8s %-8s accuracy %.3f [%.3f, %.3f] floor %.3f  macro-F1 %.3f", row.model, row.labels[:8],
                  row.strategy, row.accuracy, row.accuracy_ci_low, row.accuracy_ci_high, row.majority_class_rate,

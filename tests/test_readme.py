@@ -14,7 +14,7 @@ from harness.readme import END, START, figures_block, replace_block
 from harness.sources import ROOT
 
 AUDIT = {
-    "data_source": "synthetic",
+    "data_source": "synthetic", "profile": "cpu",
     "scores": {"multitask": {"frame": {"accuracy": 0.97, "accuracy_ci_low": 0.95, "accuracy_ci_high": 0.99,
                                        "majority_class_rate": 0.818, "macro_f1": 0.93, "macro_f1_ci_low": 0.9,
                                        "macro_f1_ci_high": 0.96}}},
@@ -24,12 +24,26 @@ AUDIT = {
 PROBE = {"scores": {"frame": {"permutation": {"accuracy_p_value": 0.002, "permutations": 500}}}}
 
 
+def sweep_row(profile: str, seeds: int, mean: float) -> dict:
+    return {"model": "multitask", "split": "frame", "profile": profile, "data_source": "synthetic", "n_seeds": seeds,
+            "window_accuracy": {"mean": mean, "std": 0.02, "min": mean - 0.03, "max": mean + 0.01}}
+
+
 def test_the_block_shows_every_score_and_only_the_macro_f1_drops():
     block = figures_block(AUDIT, PROBE, None)
     assert block.startswith(START) and block.endswith(END)
-    assert "| multi-task model | frame | 0.970 [0.950, 0.990] | 0.818 | 0.930 [0.900, 0.960] |" in block
+    assert "| multi-task model | frame | 0.970 [0.950, 0.990] | – | 0.818 | 0.930 [0.900, 0.960] |" in block
     assert "| multi-task model | to video | 0.800 [0.700, 0.900] |" in block and "0.400" not in block
     assert "frame 0.0020" in block and "500 permutations" in block
+
+
+def test_each_score_carries_the_spread_of_the_sweep_of_its_own_profile_and_data():
+    sweeps = {"small/multitask-frame": sweep_row("cpu", 2, 0.5), "big/multitask-frame": sweep_row("cpu", 5, 0.96),
+              "other/multitask-frame": sweep_row("smoke", 9, 0.1)}
+    block = figures_block(AUDIT, PROBE, sweeps)
+    assert "| multi-task model | frame | 0.970 [0.950, 0.990] | 0.960 ± 0.020 (0.930–0.970, 5 seeds) |" in block
+    assert "(big)" in block
+    assert "0.100" not in block and "0.500" not in block  # another profile; fewer seeds
 
 
 def test_replacing_keeps_the_rest_and_needs_the_markers():

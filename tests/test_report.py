@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from helpers import REPO, write_rgb_png
 from markupsafe import escape
 
@@ -20,7 +21,7 @@ from harness.claims import load_registry
 from harness.errors import HarnessError
 from harness.figures import figures
 from harness.gallery import write_gallery
-from harness.report import ReportInputs, build_context, collect, render
+from harness.report import ReportInputs, build_context, collect, environment_for_templates, render
 
 ARTIFACTS = Path(os.environ.get("HARNESS_TEST_ARTIFACTS", REPO / "reports" / "test-artifacts"))
 WRITEUP = (REPO / "writeup" / "training-methodology.md").read_text().splitlines()
@@ -56,10 +57,15 @@ def fixed_run(tmp_path) -> Path:
                      "windows_sharing_at_least_1_frames": 1.0 if strategy == "frame" else 0.0,
                      "near_duplicate_rate": 0.99 if strategy == "frame" else 0.0})
     write(root / "reports" / "audit_table.csv", pd.DataFrame(rows))
-    write(root / "reports" / "audit.json", {"scores": {"multitask": {
+    write(root / "reports" / "audit.json", {"data_source": "synthetic", "profile": "cpu", "scores": {"multitask": {
         "frame": {"accuracy": 0.91, "accuracy_ci_low": 0.85, "accuracy_ci_high": 0.96, "macro_f1": 0.81,
-                  "macro_f1_ci_low": 0.7, "macro_f1_ci_high": 0.9},
-        "video": {"accuracy": 0.47, "accuracy_ci_low": 0.24, "accuracy_ci_high": 0.68}}},
+                  "macro_f1_ci_low": 0.7, "macro_f1_ci_high": 0.9, "majority_class_rate": 0.82},
+        "video": {"accuracy": 0.47, "accuracy_ci_low": 0.24, "accuracy_ci_high": 0.68, "majority_class_rate": 0.82},
+        "official": {"accuracy": 0.18, "accuracy_ci_low": 0.01, "accuracy_ci_high": 0.35, "majority_class_rate": 0.76}},
+        "nearest_neighbour": {
+        "frame": {"accuracy": 1.0, "accuracy_ci_low": 1.0, "accuracy_ci_high": 1.0, "majority_class_rate": 0.82},
+        "video": {"accuracy": 0.11, "accuracy_ci_low": 0.0, "accuracy_ci_high": 0.21, "majority_class_rate": 0.82},
+        "official": {"accuracy": 0.38, "accuracy_ci_low": 0.13, "accuracy_ci_high": 0.59, "majority_class_rate": 0.76}}},
         "drops": {"multitask": {"frame_minus_video_accuracy": {"difference": 0.44, "ci_low": 0.2, "ci_high": 0.66,
                                                                "paired": True, "shared_videos": 12}}}})
     write(root / "runs" / "bench" / "summary.json", {
@@ -197,6 +203,16 @@ def test_report_opens_in_headless_chromium(fixed_run, tmp_path):
     assert 'data-gallery-images-decoded="2"' in dom.stdout  # the leaking pairs' thumbnails decode
     assert f'data-verdict-rows="{len(context["verdicts"])}"' in dom.stdout
     assert "Uncaught" not in dom.stderr and "CONSOLE" not in dom.stderr, dom.stderr[-2000:]
+    # the verdict block ends inside the first screen of a 1366x768 window, with no scrolling (the page's own
+    # viewport: headless Chromium leaves it 1366x625 of the window, as a browser's bars do on such a screen)
+    first_screen = subprocess.run([browser, *flags, "--window-size=1366,768", "--virtual-time-budget=3000", "--dump-dom",
+                                   page.as_uri()], capture_output=True, text=True, timeout=120)
+    viewport = re.search(r'data-viewport="(\d+)x(\d+)"', first_screen.stdout)
+    bottom = re.search(r'data-verdict-bottom="(\d+)"', first_screen.stdout)
+    assert viewport and bottom, first_screen.stderr[-2000:]
+    width, height = map(int, viewport.groups())
+    assert width == 1366 and 600 <= height <= 768, viewport.groups()
+    assert 300 < int(bottom.group(1)) <= height, (bottom.group(1), height)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "report.png"
     taken = subprocess.run([browser, *flags, "--window-size=1280,2400", "--hide-scrollbars",
@@ -291,3 +307,91 @@ def test_the_leakage_evidence_is_shown_against_chance_with_its_pairs_videos_and_
     assert "<b>(another video)</b>" in gallery and "Shooting004_x264" in gallery
     assert 'id="gap-curve"' in html
     assert "| frame | 0.99 | 0.032 | 0.958 [0.93, 0.97] | 1 |" in markdown
+
+
+def sweep_rows(**scores) -> pd.DataFrame:
+    """The sweeps stage's table for the fixed run's profile and data: {group_split: (mean, std, min, max)}."""
+    rows = []
+    for key, (mean, std, low, high) in scores.items():
+        model, split = key.split("_")
+        rows.append({"sweep": "cpu-seeds", "model": model, "split": split, "settings": key, "profile": "cpu",
+                     "data_source": "synthetic", "eval_set": "test", "n_seeds": 3, "seeds": "0,1,2",
+                     "window_accuracy_mean": mean, "window_accuracy_std": std, "window_accuracy_min": low,
+                     "window_accuracy_max": high, **{f"{m}_{s}": 0.5 for m in ("window_macro_f1", "video_accuracy",
+                                                                              "video_macro_f1") for s in ("mean", "std", "min", "max")}})
+    return pd.DataFrame(rows)
+
+
+def test_the_markdown_answers_the_headline_in_its_first_40_lines(fixed_run):
+    write(fixed_run / "reports" / "sweeps.csv", sweep_rows(multitask_frame=(0.95, 0.03, 0.91, 0.98),
+                                                           multitask_video=(0.40, 0.2, 0.2, 0.6),
+                                                           multitask_official=(0.2, 0.1, 0.1, 0.3)))
+    _, context, html, markdown = rendered(fixed_run)
+    head = "\n".join(markdown.splitlines()[:40])
+    assert "99.38%" in head and "validation" in head and "windows" in head
+    overlap = context["verdict"]["overlap"]["shares"]
+    assert "over 99.99%" in head and f"{overlap[14]['expected'] * 100:.1f}%" in head  # the derived overlap
+    assert "**0.910** [0.850, 0.960]" in head and "**0.470** [0.240, 0.680]" in head  # write-up split vs held out
+    assert "**1.000** [1.000, 1.000]" in head  # the no-learning probe beside it
+    assert "0.950 ± 0.030 (0.910–0.980, 3 seeds)" in head  # each trained score with its spread
+    assert "On every one of the 3 seeds" in head and "at least 0.910" in head and "at most 0.600" in head
+    assert "1 - 423 / 60635 = 99.302%" in head  # the first contradiction, as arithmetic
+    assert "GPU speed claims" in head and "synthetic" in head
+    assert 'id="verdict"' in html and html.index('id="verdict"') < html.index('id="summary"') < html.index('id="claims"')
+
+
+def test_the_every_seed_sentence_only_says_what_every_seed_shows(fixed_run):
+    write(fixed_run / "reports" / "sweeps.csv", sweep_rows(multitask_frame=(0.7, 0.2, 0.5, 0.9),
+                                                           multitask_video=(0.4, 0.2, 0.2, 0.6)))
+    _, context, _, markdown = rendered(fixed_run)
+    assert not context["verdict"]["every_seed"]["separated"]
+    assert "the seeds do not separate the two here" in markdown and "On every one" not in markdown
+
+
+def test_findings_say_what_is_wrong_with_their_numbers(fixed_run):
+    _, context, html, markdown = rendered(fixed_run)
+    by_id = {f["id"]: f for f in context["findings"]}
+    assert by_id["accuracy.from_errors"]["title"].startswith("1 - 423 / 60635 = 99.302%, not the printed 99.38%")
+    assert "46028 / 76%" in by_id["class-table"]["wrong"]  # a declared finding tells its lead claim's arithmetic
+    for v in context["verdicts"]:
+        if v["verdict"].startswith("contradicted"):
+            assert v["wrong"], f"{v['id']} is contradicted but says nothing of what is wrong"
+            if v["check"] == "methodology":  # a condition's own sentence (claims.yaml `wrong:`), not the fallback
+                assert "does not hold" not in v["wrong"], f"{v['id']} needs a `wrong:` sentence in claims.yaml"
+    assert "(which needs 99.375% to 99.385%)" in html
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t"})
+
+
+def test_the_header_names_edited_inputs_and_not_what_the_run_rewrote(tmp_path):
+    """dvc.lock, results/ and the README are written by runs and commands, not read by them: a fresh clone's
+    run leaves them changed and must not call itself dirty; an edited dep or params file is named."""
+    from harness.report import environment
+
+    repo = tmp_path / "repo"
+    for name, text in {"harness/x.py": "x = 1\n", "params.yaml": "a: 1\n", "README.md": "r\n", "results/gpu/a.json": "{}",
+                       "dvc.lock": yaml.safe_dump({"stages": {"s": {"deps": [{"path": "harness/x.py"}],
+                                                                    "params": {"params.yaml": {"a": 1}}}}})}.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "c")
+    (repo / "dvc.lock").write_text((repo / "dvc.lock").read_text() + "# rewritten by the run\n")
+    (repo / "README.md").write_text("regenerated\n")
+    (repo / "results" / "gpu" / "a.json").write_text('{"x": 1}')
+    clean = environment(repo)
+    assert clean["changed_inputs"] == [] and clean["git_dirty"] is False
+    (repo / "harness" / "x.py").write_text("x = 2\n")
+    (repo / "params.yaml").write_text("a: 2\n")
+    edited = environment(repo)
+    assert edited["changed_inputs"] == ["harness/x.py", "params.yaml"] and edited["git_dirty"] is True
+    template = environment_for_templates().from_string(
+        (REPO / "harness" / "templates" / "report.md.j2").read_text().splitlines()[2])
+    assert "(no input differs from it)" in template.render(environment=clean, profile="cpu", recipe="writeup", context={})
+    assert "with edited inputs: harness/x.py, params.yaml" in template.render(environment=edited, profile="cpu",
+                                                                               recipe="writeup", context={})

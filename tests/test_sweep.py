@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from helpers import REPO, run
 
 from harness.config import CONF_DIR
@@ -44,6 +45,7 @@ def test_aggregate_is_mean_and_sample_std_per_group():
     assert frame["n_seeds"] == 3 and frame["seeds"] == "0,1,2"
     assert frame["window_macro_f1_mean"] == pytest.approx(values.mean())
     assert frame["window_macro_f1_std"] == pytest.approx(values.std(ddof=1))
+    assert (frame["window_macro_f1_min"], frame["window_macro_f1_max"]) == (values.min(), values.max())
     single = table[(table.model == "baseline") & (table.split == "video")].iloc[0]
     assert single["n_seeds"] == 1 and np.isnan(single["window_accuracy_std"])
     metrics = table_metrics(table)
@@ -94,6 +96,22 @@ def test_a_2x2_sweep_with_joblib_and_with_submitit_local_aggregates(tmp_path):
     # re-launching a finished sweep trains nothing again, also with another thread count (runtime only)
     again = sweep(tmp_path, "joblib", threads=2)
     assert (again.stdout + again.stderr).count("already holds this job's result") == 4
+
+
+@pytest.mark.slow
+def test_a_control_job_retrains_the_control_model_on_labels_shuffled_across_videos(tmp_path):
+    """model=control is the control stage's run: pipeline.control_model, labels shuffled across videos,
+    scored against those labels; it is its own group in the sweeps table."""
+    run(["python", "-m", "harness.sweep", "seed=0", "split=video", "model=control", "profile=smoke", "run.threads=1",
+         "train.num_workers=1", "sweep.name=c"], tmp_path)
+    job = tmp_path / "sweeps" / "c" / "control-video-seed0"
+    summary = json.loads((job / "summary.json").read_text())
+    control_model = yaml.safe_load((job / "params.yaml").read_text())["pipeline"]["control_model"]
+    assert summary["labels"] == "shuffled across videos" and summary["model"] == control_model
+    result = json.loads((tmp_path / "sweeps" / "results" / "c" / "control-video-seed0.json").read_text())
+    assert result["model"] == "control" and result["split"] == "video"
+    table = aggregate(collect_results(tmp_path / "sweeps" / "results"))
+    assert table["model"].tolist() == ["control"]
 
 
 def test_the_documented_slurm_settings_compose():
