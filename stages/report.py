@@ -4,8 +4,8 @@ Reads the pipeline's metric files (audit table, evaluations, leakage evidence, b
 summaries, the prepared data's summary), measures the multi-task model at the write-up's dimensions
 (parameters, checkpoint size), and writes reports/report.html (self-contained), reports/report.md,
 reports/figures/*.png and reports/verdicts.json (DVC metrics: claim and finding counts, each claim's verdict,
-the joint feasibility of the evaluation figures, the coverage scan, and the write-up-only view the CI gate
-compares with reports/verdicts.expected.json).
+the joint feasibility of the evaluation figures, the coverage scan, the write-up-only view the CI gate
+compares with reports/verdicts.expected.json, and the overlap its split implies: harness/overlap.py).
 """
 
 import argparse
@@ -62,7 +62,9 @@ def main() -> None:
         "verdicts": {v["id"]: v["verdict"] for v in judged["verdicts"]},
         "findings": {f["id"]: {"verdict": f["verdict"], "severity": f["severity"], "claims": f["claims"]}
                      for f in judged["findings"]},
-        "coverage": judged["coverage_summary"], "writeup_only": writeup_only(judged)})
+        "coverage": judged["coverage_summary"], "writeup_only": writeup_only(judged),
+        "overlap": {f"validation_windows_sharing_at_least_{m}_frames": share
+                    for m, share in ((context["verdict"]["overlap"] or {}).get("shares") or {}).items()}})
     log.info("report: %d claims in %d findings: %s", len(registry.claims), len(judged["findings"]),
              ", ".join(f"{k} {sum(v.values())}" for k, v in judged["finding_counts"].items()))
 

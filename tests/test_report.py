@@ -21,7 +21,7 @@ from harness.claims import load_registry
 from harness.errors import HarnessError
 from harness.figures import figures
 from harness.gallery import write_gallery
-from harness.report import ReportInputs, build_context, collect, environment_for_templates, render
+from harness.report import TEMPLATES, ReportInputs, build_context, collect, environment_for_templates, render
 
 ARTIFACTS = Path(os.environ.get("HARNESS_TEST_ARTIFACTS", REPO / "reports" / "test-artifacts"))
 WRITEUP = (REPO / "writeup" / "training-methodology.md").read_text().splitlines()
@@ -188,6 +188,8 @@ def chromium() -> str:
 
 @pytest.mark.browser
 def test_report_opens_in_headless_chromium(fixed_run, tmp_path):
+    write(fixed_run / "reports" / "sweeps.csv", sweep_rows(  # the verdict block at its tallest: every score with a spread
+        multitask_frame=(0.95, 0.03, 0.91, 0.98), multitask_video=(0.40, 0.2, 0.2, 0.6), multitask_official=(0.2, 0.1, 0.1, 0.3)))
     _, context, html, _ = rendered(fixed_run)
     page = tmp_path / "report.html"
     page.write_text(html)
@@ -391,7 +393,7 @@ def test_the_header_names_edited_inputs_and_not_what_the_run_rewrote(tmp_path):
     edited = environment(repo)
     assert edited["changed_inputs"] == ["harness/x.py", "params.yaml"] and edited["git_dirty"] is True
     template = environment_for_templates().from_string(
-        (REPO / "harness" / "templates" / "report.md.j2").read_text().splitlines()[2])
+        (TEMPLATES / "report.md.j2").read_text().splitlines()[2])
     assert "(no input differs from it)" in template.render(environment=clean, profile="cpu", recipe="writeup", context={})
     assert "with edited inputs: harness/x.py, params.yaml" in template.render(environment=edited, profile="cpu",
                                                                                recipe="writeup", context={})
