@@ -35,9 +35,9 @@ lock: setup
 repro: setup
 	dvc repro
 
-# the README's figures block, regenerated from the last `make repro` (harness/readme.py)
+# the README's figures block, regenerated from the last `make repro` (harness/report/readme.py)
 readme: setup
-	python -m harness.readme --readme README.md --audit reports/audit.json --probe runs/probe/metrics.json \
+	python -m harness.report.readme --readme README.md --audit reports/audit.json --probe runs/probe/metrics.json \
 	    --sweeps reports/sweeps.json --verdicts reports/verdicts.json
 
 test: setup browser
@@ -53,7 +53,7 @@ browser:
 # on a machine with a CUDA GPU: the gpu tests, the benchmark stage on CUDA and paper-size training steps in at
 # most about 8 minutes; writes results/gpu/<card>.json (commit it). Without a GPU it says so and stops.
 gpu-check: setup
-	python -m harness.gpu_check --out results/gpu
+	python -m harness.bench.gpu_check --out results/gpu
 
 # baselines live per machine (hostname + GPU); the first run on a machine only saves one
 BENCH_MACHINE := $(shell hostname)-$(shell nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' ' '_' || echo cpu)

@@ -9,11 +9,11 @@ import argparse
 import logging
 from pathlib import Path
 
-from harness.audit import audit, load_evaluations
 from harness.cli import run_stage
 from harness.config import DataConfig, EvaluateConfig, RunConfig, load_params, load_section
 from harness.errors import HarnessError
 from harness.io import read_json, write_csv, write_json
+from harness.scoring.audit import audit, load_evaluations
 
 log = logging.getLogger("harness")
 

@@ -25,7 +25,7 @@ from harness.bench.workbench import make_workbench
 from harness.cli import run_stage
 from harness.config import RunConfig, load_params, load_section
 from harness.io import write_csv, write_json
-from harness.splits import load_manifest
+from harness.leakage.splits import load_manifest
 
 log = logging.getLogger("harness")
 

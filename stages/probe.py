@@ -1,4 +1,4 @@
-"""DVC stage `probe`: the model-free memorisation probe (harness.probe) on every split strategy.
+"""DVC stage `probe`: the model-free memorisation probe (harness.leakage.probe) on every split strategy.
 
 A 1-nearest-neighbour look-up of training windows, scored on each split's evaluation set (the write-up's
 `frame` split: its validation set). Writes, under --out: splits/<strategy>/metrics.json
@@ -28,9 +28,9 @@ from harness.config import (
 )
 from harness.data.windows import build_windows
 from harness.io import write_csv, write_json
-from harness.metrics import drops_from_frame
-from harness.probe import MODEL_NAME, frame_thumbnails, gap_curve, probe, window_features
-from harness.splits import describe_eval_set, load_manifest
+from harness.leakage.probe import MODEL_NAME, frame_thumbnails, gap_curve, probe, window_features
+from harness.leakage.splits import describe_eval_set, load_manifest
+from harness.scoring.metrics import drops_from_frame
 
 log = logging.getLogger("harness")
 GAP_CURVE_COLUMNS = ("gap", "windows", "videos", "classes", "accuracy", "accuracy_ci_low", "accuracy_ci_high",

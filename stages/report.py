@@ -5,20 +5,20 @@ summaries, the prepared data's summary), measures the multi-task model at the wr
 (parameters, checkpoint size), and writes reports/report.html (self-contained), reports/report.md,
 reports/figures/*.png and reports/verdicts.json (DVC metrics: claim and finding counts, each claim's verdict,
 the joint feasibility of the evaluation figures, the coverage scan, the write-up-only view the CI gate
-compares with reports/verdicts.expected.json, and the overlap its split implies: harness/overlap.py).
+compares with reports/verdicts.expected.json, and the overlap its split implies: harness/judge/overlap.py).
 """
 
 import argparse
 import logging
 from pathlib import Path
 
-from harness.claims import load_registry
 from harness.cli import run_stage
 from harness.errors import HarnessError
-from harness.figures import figures
 from harness.io import atomic_path, write_json
-from harness.report import ReportInputs, build_context, collect, render
-from harness.verdicts import writeup_only
+from harness.judge.claims import load_registry
+from harness.judge.verdicts import writeup_only
+from harness.report.figures import figures
+from harness.report.render import ReportInputs, build_context, collect, render
 
 log = logging.getLogger("harness")
 

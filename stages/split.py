@@ -18,10 +18,10 @@ import pandas as pd
 from harness.cli import run_stage
 from harness.config import DataConfig, LeakageConfig, SplitsConfig, WindowConfig, load_params, load_section
 from harness.data.windows import build_windows
-from harness.gallery import write_gallery
 from harness.io import write_csv, write_json, write_parquet
-from harness.leakage import leakage_evidence
-from harness.splits import make_manifest, save_manifest
+from harness.leakage.evidence import leakage_evidence
+from harness.leakage.gallery import write_gallery
+from harness.leakage.splits import make_manifest, save_manifest
 
 log = logging.getLogger("harness")
 

@@ -1,6 +1,6 @@
 """DVC stage `sweeps`: finished sweep jobs -> mean +- std across seeds per sweep x model x split strategy.
 
-Reads sweeps/results/<name>/<job>.json (written by `python -m harness.sweep -m ...`, on any launcher)
+Reads sweeps/results/<name>/<job>.json (written by `python -m harness.train.sweep -m ...`, on any launcher)
 and writes reports/sweeps.csv (one row per sweep x model x split x settings: seeds, mean and sample
 standard deviation of window/video accuracy and macro-F1) and reports/sweeps.json (the same as DVC
 metrics). With no finished sweep both are empty and the report leaves the section out.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.cli import run_stage
 from harness.io import write_csv, write_json
-from harness.sweep_table import aggregate, collect_results, table_metrics
+from harness.train.sweep_table import aggregate, collect_results, table_metrics
 
 log = logging.getLogger("harness")
 

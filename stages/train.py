@@ -6,14 +6,14 @@ interrupted stage resumes), live/ (dvclive metrics and per-epoch plots) and summ
 early stopping, timings, precision, determinism, code hash, environment). With --shuffle-labels (the
 memorisation control) also video_labels.csv: each video's true and shuffled label.
 
-Under --eval-out (harness.evaluation): metrics.json (DVC metrics: window and video level with 95%
+Under --eval-out (harness.scoring.evaluation): metrics.json (DVC metrics: window and video level with 95%
 intervals from a bootstrap over videos, naming the strategy, evaluation set and data source),
 per_class.csv, predictions.csv (every window with its 14 class probabilities) and video_predictions.csv
 (DVC confusion plots). Scoring in the training process spares a second start of torch and timm; when
 only the evaluation settings or code change, the stage resumes its finished run and scores it again.
 
 With train.nproc_per_node = N > 1 the script starts itself again under `torchrun --standalone
---nproc_per_node=N` (data-parallel, harness.distributed); `torchrun ... stages/train.py ...` by hand
+--nproc_per_node=N` (data-parallel, harness.runtime.distributed); `torchrun ... stages/train.py ...` by hand
 (several nodes) works too. Rank 0 writes every output.
 """
 
@@ -24,17 +24,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness import distributed
-from harness.checkpoints import load_trained_model
 from harness.cli import run_stage
 from harness.config import DataConfig, EvaluateConfig, RunConfig, TrainConfig, WindowConfig, load_params, load_section
-from harness.controls import apply_labels
-from harness.evaluation import evaluate_run
 from harness.io import write_csv, write_json
-from harness.run_setup import build_run
-from harness.runinfo import environment
-from harness.splits import load_manifest
-from harness.training import train_model
+from harness.leakage.splits import load_manifest
+from harness.runtime import distributed
+from harness.runtime.runinfo import environment
+from harness.scoring.evaluation import evaluate_run
+from harness.train.checkpoints import load_trained_model
+from harness.train.controls import apply_labels
+from harness.train.loop import train_model
+from harness.train.run_setup import build_run
 
 log = logging.getLogger("harness")
 

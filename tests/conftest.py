@@ -57,7 +57,7 @@ def workbench(smoke_dataset):
     from harness.bench.workbench import make_workbench
     from harness.config import SplitsConfig
     from harness.data.windows import build_windows
-    from harness.splits import make_manifest
+    from harness.leakage.splits import make_manifest
 
     params = compose(f"profile={os.environ.get('BENCH_PROFILE', 'smoke')}")
     windows = build_windows(smoke_dataset["index"], smoke_dataset["windows"])

@@ -45,3 +45,22 @@ def test_the_real_code_hash_is_taken_of_the_stage_script(monkeypatch):
     monkeypatch.setattr(cli, "code_hash", lambda path: seen.append(path) or "h")
     cli.run_stage("demo", lambda: None)
     assert seen == [Path(cli.__file__).resolve()] * 2
+
+
+def test_a_stage_of_another_checkout_stops_with_one_sentence(tmp_path):
+    """A second checkout run with the first checkout's environment: its stage script imports the first's harness.
+    The stage stops at once, naming both, instead of a traceback from deep inside the code-hash check."""
+    import shutil
+    import subprocess
+
+    other = tmp_path / "other-checkout"
+    (other / "stages").mkdir(parents=True)
+    shutil.copy(Path(cli.__file__).resolve().parents[1] / "stages" / "sweeps.py", other / "stages" / "sweeps.py")
+    done = subprocess.run([sys.executable, str(other / "stages" / "sweeps.py"), "--results", str(tmp_path), "--table",
+                           str(tmp_path / "t.csv"), "--metrics", str(tmp_path / "m.json")],
+                          capture_output=True, text=True, timeout=120, cwd=other)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sweeps: error: ") and "Traceback" not in done.stderr
+    assert str(other) in lines[0] and "make setup" in lines[0]
+    assert not (tmp_path / "t.csv").exists()  # nothing ran

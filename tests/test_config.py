@@ -141,7 +141,7 @@ def test_every_schema_lives_in_one_torch_free_module():
 
     import harness.config as config
 
-    probe = "import sys, harness.config, harness.audit, harness.verdicts; print('torch' in sys.modules)"
+    probe = "import sys, harness.config, harness.scoring.audit, harness.judge.verdicts; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
     schemas = {name for name, obj in vars(config).items() if dataclasses.is_dataclass(obj) and name.endswith(("Config", "Weights"))}
     assert {"TrainConfig", "BenchConfig", "LossConfig", "BaselineConfig", "MultiTaskConfig", "SweepConfig", "RunConfig",

@@ -37,7 +37,7 @@ def test_imports_inside_functions_and_package_inits_are_followed():
     assert "harness/models/baseline.py" in files  # through harness/models/__init__.py
     assert {"harness/__init__.py", "harness/data/__init__.py"} <= files
     assert "harness/io.py" in files
-    assert "harness/report.py" not in files and "harness/sweep.py" not in files
+    assert "harness/report/render.py" not in files and "harness/train/sweep.py" not in files
 
 
 def test_the_code_hash_follows_the_imported_files(tmp_path, monkeypatch):

@@ -10,4 +10,8 @@ with a 95% interval from resampling the rounds (paired: one round's arms ran bac
 
 Each workload returns flat records (one per arm, like timm's benchmark.py) and ratios. A workload that
 needs hardware this run does not have is recorded as not testable, with the nearest stand-in beside it.
+
+The benchmarks time training's own step and loader (harness.train, harness.runtime); they judge nothing and render
+nothing (no harness.judge, harness.report or harness.leakage), except that gpu-check writes its results in the
+format the report reads (harness.report.gpu_results).
 """

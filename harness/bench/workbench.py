@@ -1,5 +1,5 @@
 """The benchmark's bench: the run's params, device and real windows, and the pipeline's own training step
-and loader built from them (harness.optimisation.StepRunner, harness.loaders.make_loader), so that the
+and loader built from them (harness.train.optimisation.StepRunner, harness.runtime.loaders.make_loader), so that the
 speed gate times the code training runs."""
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from harness.config import (
     parse_section,
 )
 from harness.data.dataset import ClipDataset
-from harness.loaders import make_loader
-from harness.losses import CrossEntropyLoss, MultiTaskLoss
 from harness.models import build_model, count_parameters
-from harness.optimisation import StepRunner, make_optimizer, make_scheduler
-from harness.precision import Precision, move, resolve_precision
-from harness.runinfo import resolve_device, set_threads
+from harness.runtime.loaders import make_loader
+from harness.runtime.precision import Precision, move, resolve_precision
+from harness.runtime.runinfo import resolve_device, set_threads
+from harness.train.losses import CrossEntropyLoss, MultiTaskLoss
+from harness.train.optimisation import StepRunner, make_optimizer, make_scheduler
 
 
 @dataclass
@@ -87,7 +87,7 @@ class Workbench:
         }, self.device)
 
     def loader(self, workers: int, tuned: bool, with_future: bool = True) -> DataLoader:
-        """The training loader (harness.loaders.make_loader) over real windows: ``workers`` processes, and
+        """The training loader (harness.runtime.loaders.make_loader) over real windows: ``workers`` processes, and
         when ``tuned`` the write-up's pinned memory, prefetch and persistent workers."""
         dataset = ClipDataset(self.paths, self.windows, self.window_cfg, self.image_size,
                               labels=self.windows["label"].to_numpy(np.int64), augment=self.cfg.augment,
@@ -103,7 +103,7 @@ def endless(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
 
 
 def train_step(bench: Workbench, model: torch.nn.Module, loss_fn, precision: Precision) -> Callable[[Iterator[dict]], int]:
-    """The pipeline's own optimisation step (harness.optimisation.StepRunner) with the run's optimizer, OneCycle
+    """The pipeline's own optimisation step (harness.train.optimisation.StepRunner) with the run's optimizer, OneCycle
     schedule, gradient accumulation and clipping: each call takes ``accumulation_steps`` batches from
     ``batches`` and makes one optimizer step, exactly as training does; it returns the clips processed."""
     cfg = bench.train_cfg

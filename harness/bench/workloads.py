@@ -15,7 +15,7 @@ import torch
 
 from harness.bench.timing import environment, ratio_with_interval, summarise, synchronize, time_arms
 from harness.bench.workbench import Workbench, amp_name, endless, train_step
-from harness.precision import resolve_precision
+from harness.runtime.precision import resolve_precision
 
 Result = tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]  # records, ratios by claim name
 

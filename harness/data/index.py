@@ -202,7 +202,7 @@ def decode_and_hash(
     """Decode and hash ``paths`` on ``workers`` processes, with a progress bar."""
     chunks = [(paths[i : i + _CHUNK], image_size) for i in range(0, len(paths), _CHUNK)]
     hashes, checksums, conversions, reasons = [np.zeros(0, np.uint64)], [np.zeros(0, np.uint32)], [], []
-    bar = tqdm(total=len(paths), desc="index", unit="frame", unit_scale=True)
+    bar = tqdm(total=len(paths), desc="index", unit="frame", unit_scale=True, disable=None)  # off when not a terminal
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
         for h, k, c, r in pool.map(_decode_chunk, chunks):
             hashes.append(h)

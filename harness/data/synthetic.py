@@ -257,7 +257,8 @@ def generate(
     workers = workers or os.cpu_count() or 1
     frames = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        progress = tqdm(pool.map(_write_video, jobs, chunksize=4), total=len(jobs), desc="synthesise", unit="video")
+        progress = tqdm(pool.map(_write_video, jobs, chunksize=4), total=len(jobs), desc="synthesise", unit="video",
+                        disable=None)  # None: no bar when stderr is not a terminal (logs, CI)
         for n in progress:
             frames += n
     return {"videos": len(plans), "frames": frames}

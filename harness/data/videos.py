@@ -84,7 +84,8 @@ def extract_frames(root: Path, out: Path, classes: tuple[str, ...], every: int, 
     jobs = [(str(p), str(out / folder / class_name), every, size) for p, folder, class_name in videos]
     frames = 0
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        for path, written, reason in tqdm(pool.map(_extract_one, jobs), total=len(jobs), desc="extract", unit="video"):
+        for path, written, reason in tqdm(pool.map(_extract_one, jobs), total=len(jobs), desc="extract", unit="video",
+                                                 disable=None):  # None: no bar when not a terminal
             frames += written
             if reason:
                 skipped.append({"path": path, "reason": reason})

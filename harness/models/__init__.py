@@ -1,4 +1,6 @@
-"""The write-up's two models and the config schemas that build them."""
+"""The write-up's two models and the config schemas that build them, in one registry keyed by config.ModelName.
+
+Models know no data source, loop or metric: this room imports only the shared top-level modules."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from harness.models.baseline import BaselineCNN
 from harness.models.multitask import MultiTaskModel
 
 # the registry: each model's class and its section's schema, by the names harness.config.ModelName spells
-# (tests/test_models.py checks the two agree)
+# (tests/models/test_models.py checks the two agree)
 REGISTRY: dict[str, tuple[type[nn.Module], type]] = {
     "baseline": (BaselineCNN, BaselineConfig),
     "multitask": (MultiTaskModel, MultiTaskConfig),

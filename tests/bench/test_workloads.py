@@ -11,9 +11,9 @@ from harness.bench.workbench import train_step
 from harness.bench.workloads import WORKLOADS
 from harness.config import BenchConfig
 from harness.data.dataset import ClipDataset
-from harness.optimisation import StepRunner
-from harness.precision import resolve_precision
+from harness.runtime.precision import resolve_precision
 from harness.sources import project_files
+from harness.train.optimisation import StepRunner
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,4 +60,4 @@ def test_a_change_to_the_training_data_path_changes_the_benchmarked_loader(workb
 def test_the_benchmark_stage_reruns_when_the_training_step_or_loader_changes():
     """DVC re-runs the benchmark when a file it imports changes: training's step and loader are among them."""
     files = {str(p) for p in project_files(REPO / "stages" / "benchmark.py")}
-    assert {"harness/optimisation.py", "harness/loaders.py", "harness/data/dataset.py"} <= files
+    assert {"harness/train/optimisation.py", "harness/runtime/loaders.py", "harness/data/dataset.py"} <= files

@@ -19,7 +19,7 @@ import yaml
 from helpers import random_hashes
 
 from harness.config import LeakageConfig, compose_params, parse_section
-from harness.leakage import match_with_curves, near_duplicate_mask
+from harness.leakage.evidence import match_with_curves, near_duplicate_mask
 
 RADIUS, CURVE_MAX_RADIUS, CLASSES = 4, 12, 14
 
@@ -42,7 +42,7 @@ def workload(scale: float) -> dict[str, np.ndarray]:
 
 
 def pairs_and_chance_curve(data: dict[str, np.ndarray]) -> tuple[dict[str, float], dict[str, float], int]:
-    """What the split stage computes per evaluation set (harness.leakage.match_with_curves, default leakage
+    """What the split stage computes per evaluation set (harness.leakage.evidence.match_with_curves, default leakage
     settings): the pairs and rates at RADIUS for every frame, both curves to CURVE_MAX_RADIUS."""
     n_ref = len(data["reference"])
     index = pd.DataFrame({"phash": np.concatenate([data["reference"], data["queries"]]),

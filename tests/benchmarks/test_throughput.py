@@ -12,7 +12,7 @@ import torch
 
 from harness.bench.workbench import train_step
 from harness.data.transforms import benchmark_albumentations, benchmark_torchvision
-from harness.precision import resolve_precision
+from harness.runtime.precision import resolve_precision
 
 ROUNDS = {"rounds": 5, "warmup_rounds": 1, "iterations": 1}
 
@@ -89,7 +89,7 @@ def test_memorisation_probe_at_ucf_crime_scale(benchmark):
     import pandas as pd
 
     from harness.config import EvaluateConfig, ProbeConfig
-    from harness.probe import probe
+    from harness.leakage.probe import probe
 
     rng = np.random.default_rng(0)
     n, dims, videos = 300_000, 8 * 8 * 3, 1_610

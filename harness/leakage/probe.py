@@ -1,0 +1,145 @@
+"""The memorisation probe: a model-free 1-nearest-neighbour look-up of training windows.
+
+Each frame becomes a tiny colour thumbnail (``thumbnail_size`` pixels a side), each window the mean
+thumbnail of its input frames; an evaluation window takes the label of its nearest training window
+(Euclidean). Such a look-up can only repeat what it has seen: it scores high exactly when evaluation
+windows have near-copies in training (windows of the same video), and near chance when every
+evaluation video is new. It needs no GPU and no training, so an auditor gets this evidence first.
+
+Significance is a permutation test: the labels of the *training videos* are permuted among themselves
+(every window of a video keeps one label, class counts of videos are kept) and the look-up is scored
+again; the nearest neighbours do not change, so each permutation costs one indexing pass. The p-value
+is (1 + #{permuted score >= observed}) / (1 + permutations) (Phipson & Smyth). It answers "does the
+nearest training window carry the evaluation window's label more often than a label-free look-up
+would?"; the split's majority-class floor is reported beside it.
+
+The gap curve (``gap_curve``) scores the same look-up on ``gap`` manifests built in memory for several
+gaps: evaluation windows that share no frame with training and lie G PNGs or more after it, in the same
+videos. Where the score stays at the frame split's level as G grows, the look-up needs no shared frames:
+it recognises the scene; where it falls towards the video split's, the frame split's score was shared frames.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.neighbors import NearestNeighbors
+from tqdm import tqdm
+
+from harness.config import EvaluateConfig, ProbeConfig, SplitsConfig, WindowConfig
+from harness.data.frames import read_frame
+from harness.data.windows import frame_rows
+from harness.leakage.splits import gap_split
+from harness.scoring.metrics import majority_rate, score_predictions, score_with_intervals
+
+MODEL_NAME = "nearest_neighbour"  # how the probe appears beside the trained models
+
+
+def frame_thumbnails(paths: np.ndarray, image_size: int, size: int, threads: int = 2) -> np.ndarray:
+    """(n_frames, size * size * 3) float32 thumbnails of every frame (area-averaged, RGB)."""
+    cv2.setNumThreads(1)
+
+    def one(path: str) -> np.ndarray:
+        return cv2.resize(read_frame(path, image_size), (size, size), interpolation=cv2.INTER_AREA).ravel()
+
+    with ThreadPoolExecutor(max(threads, 1)) as pool:  # OpenCV decodes without the GIL
+        rows = list(tqdm(pool.map(one, paths, chunksize=256), total=len(paths), desc="thumbnails", unit="frame",
+                         mininterval=2, disable=None))  # disable=None: no bar when not a terminal
+    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, size * size * 3), np.float32)
+
+
+def window_features(thumbnails: np.ndarray, windows: pd.DataFrame, window_cfg: WindowConfig) -> np.ndarray:
+    """Each window's mean thumbnail over its input frames."""
+    return thumbnails[frame_rows(windows, window_cfg)].mean(axis=1)
+
+
+def nearest_training_window(train_features: np.ndarray, eval_features: np.ndarray) -> np.ndarray:
+    """Row in ``train_features`` of each evaluation window's nearest training window (Euclidean, exact)."""
+    search = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(train_features)
+    return search.kneighbors(eval_features, return_distance=False)[:, 0]
+
+
+def permutation_scores(train_videos: np.ndarray, train_labels: np.ndarray, neighbour: np.ndarray,
+                       eval_labels: np.ndarray, permutations: int, seed: int) -> dict[str, np.ndarray]:
+    """Accuracy and macro-F1 of the look-up after each permutation of the training videos' labels."""
+    codes, _ = pd.factorize(train_videos)
+    video_label = pd.Series(train_labels).groupby(codes).first().to_numpy()
+    neighbour_video = codes[neighbour]
+    rng = np.random.default_rng(seed)
+    accuracy, macro_f1 = np.empty(permutations), np.empty(permutations)
+    for i in range(permutations):
+        predicted = rng.permutation(video_label)[neighbour_video]
+        accuracy[i] = np.mean(predicted == eval_labels)
+        macro_f1[i] = f1_score(eval_labels, predicted, average="macro", zero_division=0)
+    return {"accuracy": accuracy, "macro_f1": macro_f1}
+
+
+def look_up(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each evaluation window's prediction (its nearest training window's label) and that neighbour's row in
+    ``train``. ``features`` are window features indexed by window_id; ``train`` and ``evaluation`` are manifest rows."""
+    train_ids, eval_ids = train["window_id"].to_numpy(), evaluation["window_id"].to_numpy()
+    neighbour = nearest_training_window(features[train_ids], features[eval_ids])
+    predictions = pd.DataFrame({"window_id": eval_ids, "video_id": evaluation["video_id"].to_numpy(),
+                                "label": evaluation["label"].to_numpy(np.int64),
+                                "predicted": train["label"].to_numpy(np.int64)[neighbour],
+                                "neighbour_video_id": train["video_id"].to_numpy()[neighbour]})
+    return predictions, neighbour
+
+
+def probe(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame, class_names: tuple[str, ...],
+          cfg: ProbeConfig, evaluate: EvaluateConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Predictions and scores of the look-up on one split, scored as the evaluate stage scores a model
+    (a video's class: its windows' majority), plus the permutation test.
+
+    ``features`` are window features indexed by window_id; ``train`` and ``evaluation`` are manifest rows.
+    """
+    n_classes = len(class_names)
+    predictions, neighbour = look_up(features, train, evaluation)
+    labels, predicted = predictions["label"].to_numpy(), predictions["predicted"].to_numpy()
+    one_hot = pd.DataFrame(np.eye(n_classes)[predicted], columns=[f"p{i}" for i in range(n_classes)])
+    scores = score_predictions(pd.concat([predictions, one_hot], axis=1), class_names, evaluate)
+
+    null = permutation_scores(train["video_id"].to_numpy(), train["label"].to_numpy(np.int64), neighbour, labels,
+                              cfg.permutations, cfg.seed)
+    observed = {"accuracy": accuracy_score(labels, predicted),
+                "macro_f1": f1_score(labels, predicted, average="macro", zero_division=0)}
+    permutation = {"permutations": cfg.permutations}
+    for name, value in observed.items():
+        permutation[f"{name}_p_value"] = round(float((1 + np.sum(null[name] >= value)) / (1 + cfg.permutations)), 6)
+        permutation[f"{name}_chance_mean"] = round(float(null[name].mean()), 6)
+        permutation[f"{name}_chance_q99"] = round(float(np.quantile(null[name], 0.99)), 6)
+    same_video = (predictions["neighbour_video_id"] == predictions["video_id"]).mean() if len(labels) else 0.0
+    window = {**scores["window"], "neighbour_in_same_video": round(float(same_video), 6)}
+    return predictions, {"window": window, "video": scores["video"], "permutation": permutation}
+
+
+def gap_curve(features: np.ndarray, windows: pd.DataFrame, splits: SplitsConfig, window_cfg: WindowConfig,
+              n_classes: int, evaluate: EvaluateConfig) -> list[dict[str, Any]]:
+    """The look-up's window scores (video-bootstrap intervals) on the ``gap`` manifest of each gap in
+    ``splits.gap.curve``, smallest gap first: one row per gap with its evaluation windows, videos and classes.
+
+    ``windows`` is the full window table (``build_windows``; row = window_id, as ``features``). A gap no video
+    is long enough for gives a row with no windows and no scores.
+    """
+    rows = []
+    for gap in sorted(splits.gap.curve):
+        manifest = gap_split(windows, replace(splits, gap=replace(splits.gap, frames=gap)), window_cfg)
+        evaluation = manifest.role("test")
+        row: dict[str, Any] = {"gap": gap, "windows": len(evaluation), "videos": int(evaluation["video_id"].nunique()),
+                               "classes": int(evaluation["label"].nunique())}
+        if len(evaluation):
+            predictions, _ = look_up(features, manifest.role("train"), evaluation)
+            y, yhat = predictions["label"].to_numpy(), predictions["predicted"].to_numpy()
+            scored = score_with_intervals(y, yhat, predictions["video_id"].to_numpy(), n_classes,
+                                          evaluate.bootstrap_resamples, evaluate.confidence, evaluate.seed)
+            same_video = (predictions["neighbour_video_id"] == predictions["video_id"]).mean()
+            row.update({k: v for k, v in scored.flat().items() if k.startswith(("accuracy", "macro_f1"))},
+                       majority_class_rate=round(majority_rate(y), 6), neighbour_in_same_video=round(float(same_video), 6))
+        rows.append(row)
+    return rows
