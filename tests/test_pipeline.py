@@ -114,7 +114,7 @@ def test_a_code_change_retrains_instead_of_resuming_a_finished_run(smoke_repo):
     summary_path = repo / RUNS / "train/multitask-frame/summary.json"
     before = json.loads(summary_path.read_text())
     assert before["resumed_after_epoch"] is None and before["epochs_run"] >= 1
-    losses = repo / "harness" / "losses.py"
+    losses = repo / "harness" / "train" / "losses.py"
     losses.write_text(losses.read_text() + "\n# an edit that changes no number, but is another version of the code\n")
     result = run(["dvc", "repro"], repo, timeout=1800)
     log = result.stdout + result.stderr
@@ -127,7 +127,7 @@ def test_a_code_change_retrains_instead_of_resuming_a_finished_run(smoke_repo):
     assert best["code_hash"] == after["code_hash"]
     assert "Running stage 'probe'" not in result.stdout  # the probe runs none of that code
     # an edit to evaluation code re-scores the finished runs without training them again
-    metrics = repo / "harness" / "metrics.py"
+    metrics = repo / "harness" / "scoring" / "metrics.py"
     metrics.write_text(metrics.read_text() + "\n# another version of the scoring code\n")
     rescored = run(["dvc", "repro"], repo, timeout=1800)
     assert "Running stage 'train@multitask-frame'" in rescored.stdout
