@@ -140,5 +140,5 @@ def test_the_committed_default_sweep_shows_the_leak_on_every_seed():
     assert sorted(frame.index) == sorted(video.index) and len(frame) >= 3
     groups = results[results["sweep"] == "cpu-seeds"].groupby(["model", "split"])["seed"].nunique()
     assert len(groups) == 10 and (groups >= 3).all(), groups  # every trained model x split the report shows
-    assert (frame["window_accuracy"] >= 0.95).all() and (frame["window_macro_f1"] >= 0.90).all(), frame
+    assert (frame["window_accuracy"] >= 0.90).all() and (frame["window_macro_f1"] >= 0.90).all(), frame  # floor 0.775
     assert (frame["window_macro_f1"] - video["window_macro_f1"] >= 0.5).all()
