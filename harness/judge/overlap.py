@@ -20,44 +20,23 @@ lengths with the same number of windows and videos allow.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from harness.config import WindowConfig
+from harness.data.windows import shared_frames, windows_per_video
 from harness.errors import HarnessError
 
 
-@dataclass(frozen=True)
-class Windowing:
-    """The write-up's window settings (harness.config.WindowConfig's arithmetic, without a params file)."""
-
-    sequence_length: int = 16
-    frame_stride: int = 2
-    future_steps: int = 4
-    window_step: int = 4
-
-    @property
-    def span(self) -> int:
-        """PNGs one window needs (its frames and the future target)."""
-        return self.sequence_length * self.frame_stride + self.future_steps
-
-    def windows(self, pngs: int) -> int:
-        return (pngs - self.span) // self.window_step + 1 if pngs >= self.span else 0
-
-    def shared(self, steps: int) -> int:
-        """Frames two windows ``steps`` window starts apart have in common."""
-        gap = abs(steps) * self.window_step
-        return max(self.sequence_length - gap // self.frame_stride, 0) if gap % self.frame_stride == 0 else 0
-
-    def reach(self, at_least: int) -> int:
-        """How many window starts away a neighbour can be and still share ``at_least`` frames."""
-        if not 1 <= at_least <= self.sequence_length:
-            raise HarnessError(f"at_least = {at_least} must be between 1 and {self.sequence_length}")
-        steps = 0
-        while self.shared(steps + 1) >= at_least:
-            steps += 1
-        return steps
+def reach(cfg: WindowConfig, at_least: int) -> int:
+    """How many window starts away a neighbour can be and still share ``at_least`` frames with a window."""
+    if not 1 <= at_least <= cfg.sequence_length:
+        raise HarnessError(f"at_least = {at_least} must be between 1 and {cfg.sequence_length}")
+    steps = 0
+    while shared_frames(0, (steps + 1) * cfg.window_step, cfg) >= at_least:
+        steps += 1
+    return steps
 
 
 def neighbour_histogram(windows_per_video: Iterable[int], reach: int) -> np.ndarray:
@@ -80,18 +59,18 @@ def all_in_validation(k: int, train: int, validation: int) -> float:
     return float(np.prod([(validation - 1 - i) / (total - 1 - i) for i in range(k)])) if k else 1.0
 
 
-def expected_shared_share(windows_per_video: Iterable[int], train: int, validation: int, windowing: Windowing,
+def expected_shared_share(counts: Iterable[int], train: int, validation: int, windowing: WindowConfig,
                           at_least: int = 1) -> float:
     """Expected share of validation windows sharing at least ``at_least`` frames with a training window,
     when ``train + validation`` windows are split uniformly at random into sets of those sizes."""
-    histogram = neighbour_histogram(windows_per_video, windowing.reach(at_least))
+    histogram = neighbour_histogram(counts, reach(windowing, at_least))
     if histogram.sum() == 0:
         raise HarnessError("no video is long enough for one window")
     leak = np.array([1 - all_in_validation(k, train, validation) for k in range(len(histogram))])
     return float((histogram * leak).sum() / histogram.sum())
 
 
-def worst_case(total_windows: int, videos: int, train: int, validation: int, windowing: Windowing,
+def worst_case(total_windows: int, videos: int, train: int, validation: int, windowing: WindowConfig,
                at_least: int = 1) -> float:
     """The least expected share over every way of dealing ``total_windows`` windows to ``videos`` videos of at
     least one window each: ``videos - 1`` single-window videos (no neighbour) and one long video (checked by
@@ -120,22 +99,22 @@ def writeup_overlap(section: dict[str, Any]) -> dict[str, Any]:
     what the derivation assumes."""
     try:
         train, validation = int(section["train_windows"]), int(section["validation_windows"])
-        windowing = Windowing(**section.get("windows", {}))
+        windowing = WindowConfig(**section["windows"])
         dataset = {name: (int(v[0]), int(v[1])) for name, v in section["dataset"].items()}
-    except (KeyError, TypeError, ValueError, IndexError) as error:
+    except (KeyError, TypeError, ValueError, IndexError, HarnessError) as error:
         raise HarnessError(f"claims.yaml: the `overlap` section is incomplete or malformed ({error!r}); it needs "
                            "train_windows, validation_windows, windows and dataset: {class: [images, videos]}") from None
-    per_video = [windowing.windows(n) for n in class_mean_lengths(dataset)]
+    per_video = windows_per_video(np.array(class_mean_lengths(dataset)), windowing).tolist()
     modelled = int(sum(per_video))
     videos = sum(v for _, v in dataset.values())
     out = {"train_windows": train, "validation_windows": validation, "windows_total": train + validation,
            "validation_fraction": validation / (train + validation), "windows_modelled": modelled,
            "videos": videos, "span": windowing.span, "sequence_length": windowing.sequence_length,
            "frame_stride": windowing.frame_stride, "window_step": windowing.window_step,
-           "neighbour_shares": windowing.shared(1), "shares": {}}
-    for at_least in sorted({1, windowing.shared(1)}):
+           "neighbour_shares": int(shared_frames(0, windowing.window_step, windowing)), "shares": {}}
+    for at_least in sorted({1, out["neighbour_shares"]}):
         out["shares"][at_least] = {
-            "neighbours": 2 * windowing.reach(at_least),
+            "neighbours": 2 * reach(windowing, at_least),
             "expected": expected_shared_share(per_video, train, validation, windowing, at_least),
             "worst_case": worst_case(train + validation, videos, train, validation, windowing, at_least)}
     out["assumptions"] = list(section.get("assumptions") or [])

@@ -25,7 +25,6 @@ SPLITS = (("frame", "the write-up's split (random windows; test = validation)"),
           ("video", "held-out videos (video-disjoint split)"),
           ("official", "the official Test/ folder"))
 MODELS = (("multitask", "the write-up's model"), ("nearest_neighbour", "1-NN look-up (no learning, no seed)"))
-SWEEP_MODELS = {"multitask": "multitask", "baseline": "baseline", "control": "control"}  # audit group -> sweep model
 
 
 def spreads(sweeps: pd.DataFrame | None, context: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -36,8 +35,7 @@ def spreads(sweeps: pd.DataFrame | None, context: dict[str, Any]) -> dict[tuple[
     same = sweeps[(sweeps["profile"] == context.get("profile")) & (sweeps["data_source"] == context.get("data_source"))]
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for row in same.sort_values("n_seeds").to_dict("records"):
-        group = next((g for g, m in SWEEP_MODELS.items() if m == row["model"]), row["model"])
-        out[(group, row["split"])] = {
+        out[(row["model"], row["split"])] = {  # a sweep's model names are the audit's groups (control included)
             "mean": row["window_accuracy_mean"], "std": None if pd.isna(row["window_accuracy_std"]) else row["window_accuracy_std"],
             "min": row.get("window_accuracy_min"), "max": row.get("window_accuracy_max"),
             "n": int(row["n_seeds"]), "seeds": row["seeds"], "sweep": row["sweep"]}
