@@ -51,6 +51,18 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 
 @pytest.fixture(scope="session")
+def bench_scale(request) -> float:
+    """The share of the real data set's size a scale benchmark runs at: all of it when timed (`make bench`),
+    a tenth when it only has to work (`make test`, --benchmark-disable), so the suite stays fast; BENCH_SCALE
+    forces a value."""
+    forced = os.environ.get("BENCH_SCALE")
+    if forced:
+        return float(forced)
+    timed = request.config.getoption("benchmark_enable") or not request.config.getoption("benchmark_disable")
+    return 1.0 if timed else 0.1
+
+
+@pytest.fixture(scope="session")
 def workbench(smoke_dataset):
     """The pytest-benchmark suite's workloads: the `bench` section of BENCH_PROFILE (default smoke) on the smoke
     dataset's frames. (A conftest.py in tests/benchmarks would shadow this module's name.)"""

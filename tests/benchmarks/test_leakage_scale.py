@@ -5,12 +5,10 @@ groups) beside the plain near-duplicate mask at the configured radius, on the sa
 Timed (`make bench`, --benchmark-enable): 1.3 M training-frame hashes in 13,000 clusters of 100 (a
 video's frames hash close together; a cluster is one class) against 100,000 evaluation frames, half
 near a training frame, half unrelated. Untimed (`make test`, run once to prove they work): a tenth
-of each, so the suite stays fast; LEAKAGE_BENCH_SCALE=1 forces the full size.
+of each, so the suite stays fast; BENCH_SCALE=1 forces the full size (the `bench_scale` fixture).
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import pandas as pd
@@ -57,18 +55,9 @@ def compose_params_dict() -> dict:
     return yaml.safe_load(compose_params([]))
 
 
-@pytest.fixture(scope="module")
-def scale(request) -> float:
-    forced = os.environ.get("LEAKAGE_BENCH_SCALE")
-    if forced:
-        return float(forced)
-    timed = request.config.getoption("benchmark_enable") or not request.config.getoption("benchmark_disable")
-    return 1.0 if timed else 0.1
-
-
 @pytest.mark.benchmark(group="leakage-scale")
-def test_near_duplicate_mask_at_ucf_crime_scale(benchmark, scale):
-    data = workload(scale)
+def test_near_duplicate_mask_at_ucf_crime_scale(benchmark, bench_scale):
+    data = workload(bench_scale)
     benchmark.extra_info.update(reference_hashes=len(data["reference"]), queries=len(data["queries"]), radius=RADIUS)
     found = benchmark.pedantic(near_duplicate_mask, args=(data["queries"], data["reference"], RADIUS),
                                rounds=5, iterations=1)
@@ -77,8 +66,8 @@ def test_near_duplicate_mask_at_ucf_crime_scale(benchmark, scale):
 
 
 @pytest.mark.benchmark(group="leakage-scale")
-def test_pairs_and_chance_curve_at_ucf_crime_scale(benchmark, scale):
-    data = workload(scale)
+def test_pairs_and_chance_curve_at_ucf_crime_scale(benchmark, bench_scale):
+    data = workload(bench_scale)
     benchmark.extra_info.update(reference_hashes=len(data["reference"]), queries=len(data["queries"]),
                                 radius=RADIUS, curve_max_radius=CURVE_MAX_RADIUS)
     curve, chance, pairs = benchmark.pedantic(pairs_and_chance_curve, args=(data,), rounds=5, iterations=1)

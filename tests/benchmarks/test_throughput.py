@@ -82,9 +82,10 @@ def test_baseline_inference(benchmark, workbench, mode):
 
 
 @pytest.mark.benchmark(group="probe")
-def test_memorisation_probe_at_ucf_crime_scale(benchmark):
+def test_memorisation_probe_at_ucf_crime_scale(benchmark, bench_scale):
     """The probe's look-up and permutation test at the real set's size: 300,000 windows of 8x8 colour
-    thumbnails (the write-up counts 303,173), 80/20 as its frame split, from 1,610 videos."""
+    thumbnails (the write-up counts 303,173), 80/20 as its frame split, from 1,610 videos (a tenth of
+    each when untimed, `bench_scale`)."""
     import numpy as np
     import pandas as pd
 
@@ -92,7 +93,7 @@ def test_memorisation_probe_at_ucf_crime_scale(benchmark):
     from harness.leakage.probe import probe
 
     rng = np.random.default_rng(0)
-    n, dims, videos = 300_000, 8 * 8 * 3, 1_610
+    n, dims, videos = int(300_000 * bench_scale), 8 * 8 * 3, int(1_610 * bench_scale)
     video = np.sort(rng.integers(0, videos, n))
     scene = rng.normal(0, 40, (videos, dims)).astype(np.float32)  # each video's look, plus per-window noise
     features = scene[video] + rng.normal(0, 4, (n, dims)).astype(np.float32)
