@@ -1,6 +1,7 @@
 # make repro  -- build the environment, then run the DVC pipeline on the default (synthetic data, cpu profile)
 # make test   -- build the environment, then run the test suite (benchmarks run once, untimed)
 # make bench  -- time the benchmark suite and fail on a regression against this machine's last run (harness/bench/gate.py)
+# make bench-compare BASE=<rev> -- time BASE and this tree in interleaved processes; exit 1 on a regression
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +9,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup browser repro readme test bench gpu-check params lint lock clean
+.PHONY: setup browser repro readme test bench bench-compare bench-calibrate gpu-check params lint lock clean
 
 setup: $(VENV)/.installed
 
@@ -75,3 +76,13 @@ lint: setup
 
 clean:
 	rm -rf data runs reports/report.html reports/report.md reports/figures reports/audit_table.csv
+
+# two revisions timed in one run, interleaved processes (harness/bench/compare.py): BASE defaults to the merge-base
+# with main (HEAD~1 on main); exit 1 names each regressed benchmark. The docs say when to use which.
+bench-compare: setup
+	python -m harness.bench.compare $(if $(BASE),--base $(BASE))
+
+# the gate's false alarms and power on this machine (about an hour): results/bench/calibration.json, quoted by
+# docs/benchmarks.md
+bench-calibrate: setup
+	python -m harness.bench.calibrate && python -m harness.bench.calibrate --docs docs/benchmarks.md

@@ -70,3 +70,37 @@ def environment(device: torch.device) -> dict[str, Any]:
         "cuda": torch.version.cuda if device.type == "cuda" else None,
         "threads": torch.get_num_threads(),
     }
+
+
+WARM_UP_CAP = 30  # calls: a warm-up that has not settled by then is reported as such (warm_steady false)
+
+
+def warm_up(fn: Callable[[], Any], window: int = 3, within: float = 0.10, max_rounds: int = WARM_UP_CAP,
+            max_seconds: float = 30.0) -> dict[str, Any]:
+    """Call ``fn`` until it runs at a steady speed, and say how long that took: warm-up that is measured, not
+    guessed (cold page cache, allocator, loader workers, torch.compile's and inductor's caches all settle at
+    their own pace). Steady means the last ``window`` calls all lie within ``within`` of their median; after
+    ``max_rounds`` calls or ``max_seconds`` it stops anyway and says it never settled. The first call (a
+    compile's, a worker start's) is reported apart; none of these calls is a timed round."""
+    times: list[float] = []
+    started = time.perf_counter()
+    stable = False
+    while len(times) < max_rounds and time.perf_counter() - started < max_seconds:
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        last = np.asarray(times[-window:])
+        if len(times) > window and np.all(np.abs(last / np.median(last) - 1) <= within):
+            stable = True
+            break
+    return {"warmup_rounds": len(times), "first_call_s": round(times[0], 6), "warm_steady": stable,
+            "warmup_s": round(time.perf_counter() - started, 3)}
+
+
+def timed_after_warm_up(benchmark, fn: Callable[[], Any], rounds: int = 10, iterations: int = 1, **warm) -> Any:
+    """pytest-benchmark's ``pedantic`` after :func:`warm_up` (its record in ``extra_info``); with timing disabled
+    (``make test``) the function just runs once, as pedantic does. Each warm-up call runs ``iterations`` times,
+    like a round."""
+    if not getattr(benchmark, "disabled", False):
+        benchmark.extra_info.update(warm_up(lambda: [fn() for _ in range(iterations)], **warm))
+    return benchmark.pedantic(fn, rounds=rounds, iterations=iterations, warmup_rounds=0)

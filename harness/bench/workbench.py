@@ -4,6 +4,8 @@ speed gate times the code training runs."""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,6 +33,10 @@ from harness.runtime.precision import Precision, move, resolve_precision
 from harness.runtime.runinfo import resolve_device, set_threads
 from harness.train.losses import CrossEntropyLoss, MultiTaskLoss
 from harness.train.optimisation import StepRunner, make_optimizer, make_scheduler
+
+# the speed gate's power calibration (harness.bench.calibrate) sets it on one side: each training step then
+# sleeps that fraction of its own duration (never set outside a calibration)
+PLANTED_SLOWDOWN = "HARNESS_BENCH_PLANTED_SLOWDOWN"
 
 
 @dataclass
@@ -102,21 +108,28 @@ def endless(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
         yield from loader
 
 
-def train_step(bench: Workbench, model: torch.nn.Module, loss_fn, precision: Precision) -> Callable[[Iterator[dict]], int]:
+def train_step(bench: Workbench, model: torch.nn.Module, loss_fn, precision: Precision,
+               steps: int | None = None) -> Callable[[Iterator[dict]], int]:
     """The pipeline's own optimisation step (harness.train.optimisation.StepRunner) with the run's optimizer, OneCycle
     schedule, gradient accumulation and clipping: each call takes ``accumulation_steps`` batches from
     ``batches`` and makes one optimizer step, exactly as training does; it returns the clips processed."""
     cfg = bench.train_cfg
     optimizer = make_optimizer(model, cfg)
-    # a schedule long enough for every step the benchmark takes (OneCycleLR refuses to step past its end)
-    steps = bench.cfg.warmup_steps + bench.cfg.timed_steps * bench.cfg.repeats + 2
+    # a schedule long enough for every step the benchmark takes (OneCycleLR refuses to step past its end):
+    # ``steps`` when the caller cannot know it in advance (a measured warm-up)
+    steps = steps or bench.cfg.warmup_steps + bench.cfg.timed_steps * bench.cfg.repeats + 2
     scheduler = make_scheduler(optimizer, cfg, steps_per_epoch=-(-steps // cfg.epochs))
     runner = StepRunner(model, loss_fn, optimizer, scheduler, precision, cfg.accumulation_steps, cfg.grad_clip,
                         bench.device)
 
+    planted = float(os.environ.get(PLANTED_SLOWDOWN, "0") or 0)
+
     def step(batches: Iterator[dict]) -> int:
         group = [next(batches) for _ in range(cfg.accumulation_steps)]
+        start = time.perf_counter()
         runner.run(group)
+        if planted:  # the speed gate's calibration: this step made `planted` (0.2 = 20%) slower, on purpose
+            time.sleep(planted * (time.perf_counter() - start))
         return sum(len(b["label"]) for b in group)
 
     return step

@@ -10,11 +10,10 @@ import itertools
 import pytest
 import torch
 
+from harness.bench.timing import WARM_UP_CAP, timed_after_warm_up
 from harness.bench.workbench import train_step
 from harness.data.transforms import benchmark_albumentations, benchmark_torchvision
 from harness.runtime.precision import resolve_precision
-
-ROUNDS = {"rounds": 5, "warmup_rounds": 1, "iterations": 1}
 
 
 @pytest.mark.benchmark(group="train-step")
@@ -22,11 +21,11 @@ ROUNDS = {"rounds": 5, "warmup_rounds": 1, "iterations": 1}
 def test_multitask_train_step(benchmark, workbench, precision):
     resolved = resolve_precision(precision, workbench.device)
     # the pipeline's own step (StepRunner): the run's optimizer, schedule, accumulation and clipping
-    step = train_step(workbench, workbench.model("multitask"), workbench.loss("multitask"), resolved)
+    step = train_step(workbench, workbench.model("multitask"), workbench.loss("multitask"), resolved, steps=WARM_UP_CAP + 10)
     batch = workbench.random_batch()
     accumulation = workbench.train_cfg.accumulation_steps
     benchmark.extra_info.update(precision=resolved.name, batch_size=workbench.cfg.batch_size, accumulation_steps=accumulation)
-    clips = benchmark.pedantic(lambda: step(itertools.repeat(batch)), **ROUNDS)
+    clips = timed_after_warm_up(benchmark, lambda: step(itertools.repeat(batch)))
     assert clips == workbench.cfg.batch_size * accumulation
 
 
@@ -40,7 +39,7 @@ def test_loader_pass(benchmark, workbench, workers):
         return sum(len(b["label"]) for b in itertools.islice(iter(loader), batches))
 
     benchmark.extra_info.update(num_workers=workers, augment=workbench.cfg.augment)
-    assert benchmark.pedantic(one_pass, **ROUNDS) == batches * workbench.cfg.batch_size
+    assert timed_after_warm_up(benchmark, one_pass) == batches * workbench.cfg.batch_size
 
 
 @pytest.mark.benchmark(group="augment")
@@ -61,7 +60,7 @@ def test_augment_per_image(benchmark, library):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert tuple(benchmark.pedantic(run, rounds=5, warmup_rounds=1, iterations=50)) == (64, 64, 3)
+        assert tuple(timed_after_warm_up(benchmark, run, iterations=50)) == (64, 64, 3)
     finally:
         torch.set_num_threads(threads)
 
@@ -77,8 +76,8 @@ def test_baseline_inference(benchmark, workbench, mode):
         with torch.inference_mode():
             return runnable(clip)["logits"].shape
 
-    infer()  # compiles outside the timed rounds
-    assert benchmark.pedantic(infer, **ROUNDS)[0] == len(clip)
+    # the first call compiles: warm_up times it apart (extra_info first_call_s), outside the timed rounds
+    assert timed_after_warm_up(benchmark, infer)[0] == len(clip)
 
 
 @pytest.mark.benchmark(group="probe")
