@@ -25,7 +25,8 @@ def test_multitask_train_step(benchmark, workbench, precision):
     batch = workbench.random_batch()
     accumulation = workbench.train_cfg.accumulation_steps
     benchmark.extra_info.update(precision=resolved.name, batch_size=workbench.cfg.batch_size, accumulation_steps=accumulation)
-    clips = timed_after_warm_up(benchmark, lambda: step(itertools.repeat(batch)))
+    # a step is tens of milliseconds on 2 cores: 30 rounds keep a process's median within a few percent
+    clips = timed_after_warm_up(benchmark, lambda: step(itertools.repeat(batch)), rounds=30)
     assert clips == workbench.cfg.batch_size * accumulation
 
 
@@ -60,7 +61,7 @@ def test_augment_per_image(benchmark, library):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert tuple(timed_after_warm_up(benchmark, run, iterations=50)) == (64, 64, 3)
+        assert tuple(timed_after_warm_up(benchmark, run, iterations=100)) == (64, 64, 3)
     finally:
         torch.set_num_threads(threads)
 
