@@ -47,6 +47,7 @@ Method
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import time
@@ -65,6 +66,10 @@ ABNORMAL = "abnormal"           # the group name: every class except ``normal``
 DEFAULT_N_MAX = 10**7           # upper bound on the total when no ``total`` figure gives one
 TIME_LIMIT_S = 20.0             # per MILP; most K=14 solves take milliseconds, a few take seconds
 TIME_BUDGET_S = 120.0           # default budget for the search for further conflicts after the first
+SMALL = 3                       # every conflict of at most this many figures is searched for exhaustively
+SMALL_BUDGET_S = 90.0           # ... within this time (the write-up's figures need about 20 s)
+EXPLAIN_TIME_LIMIT_S = 2.0      # per bound in a conflict's sentence; past it, another figure is tried
+EXPLAIN_BUDGET_S = 6.0          # per conflict's sentence, all figures tried
 RATIO_SLACK = 1e-9              # float slack on ratio bounds, so an end exactly on a printed bound stays inside
 _ROUND_SLACK = 1e-6             # slack when rounding LP bounds of integer quantities to integers
 
@@ -106,6 +111,8 @@ class Result:
     matrix: list[list[int]] | None
     note: str
     decided: bool = True   # False when HiGHS stopped before deciding the full set (feasible False, conflicts [])
+    explanations: list[str] = field(default_factory=list)  # one sentence of arithmetic per conflict
+    small_complete: bool = True  # every subset of at most SMALL figures was decided (none undecided)
 
 
 def printed_interval(text: str | int | float) -> Interval:
@@ -514,6 +521,18 @@ def _solve(model: _Model) -> tuple[str, np.ndarray | None]:
     return UNDECIDED, None  # time or iteration limit, or a numerical failure: not a proof either way
 
 
+def _optimise(model: _Model, expr: Expr, sense: int, time_limit_s: float = EXPLAIN_TIME_LIMIT_S) -> float | None:
+    """The proven optimum of ``sense * expr`` (1: minimum, -1: maximum) over the model's integer points (HiGHS,
+    no optimality gap), or None when it stopped first. ``expr`` is an integer combination of cells, so its
+    optimum is an integer."""
+    c = np.zeros(model.n_vars)
+    for v, coef in expr.items():
+        c[v] = sense * coef
+    res = milp(c, constraints=model.constraints(), integrality=np.ones(model.n_vars),
+               bounds=Bounds(0.0, float(model.n_max)), options={"time_limit": time_limit_s, "mip_rel_gap": 0.0})
+    return float(round(sense * res.fun)) if res.status == 0 else None
+
+
 @dataclass(frozen=True)
 class _Outcome:
     status: str
@@ -619,6 +638,190 @@ def _conflicts(n: int, decide: Decide, max_conflicts: int, budget_s: float) -> _
     return search
 
 
+def _small_conflicts(figures: list[Figure], decide: Decide, size: int = SMALL,
+                     budget_s: float = SMALL_BUDGET_S) -> tuple[list[tuple[int, ...]], bool]:
+    """Every infeasible set of at most ``size`` figures none of whose proper subsets is infeasible, by size then
+    list order, and whether every subset was decided within ``budget_s``. A subset is skipped when it contains a
+    conflict already found, or when it lies inside a set already decided feasible (a subset of a feasible set
+    is feasible, and of a relaxed one relaxed-feasible, as fewer figures only loosen the model); each feasible
+    small set is first grown, figure by figure in list order, into a maximal feasible set, so that one solve
+    stands for many subsets (the write-up's 27 figures: about 3,300 subsets, a few hundred solves)."""
+    deadline = time.monotonic() + budget_s
+    n = len(figures)
+    feasible: list[int] = []  # bitmasks of sets decided feasible
+
+    def grow(members: tuple[int, ...]) -> int:
+        kept = set(members)
+        for i in range(n):
+            if i not in kept and time.monotonic() <= deadline and decide(tuple(sorted(kept | {i}))).status == FEASIBLE:
+                kept.add(i)
+        return sum(1 << i for i in kept)
+
+    found: list[tuple[int, ...]] = []
+    decided = True
+    for k in range(1, size + 1):
+        for subset in itertools.combinations(range(n), k):
+            mask = sum(1 << i for i in subset)
+            if any(set(c) <= set(subset) for c in found) or any(mask & w == mask for w in feasible):
+                continue
+            if time.monotonic() > deadline:
+                return found, False
+            status = decide(subset).status
+            if status == INFEASIBLE:
+                found.append(subset)
+            elif status == UNDECIDED:
+                decided = False
+            else:
+                feasible.append(grow(subset))
+    return found, decided
+
+
+# --- each conflict as arithmetic --------------------------------------------------------------------------
+
+def _fmt(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:,}"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.3f}%"
+
+
+def _printed(fig: Figure) -> str:
+    """The printed figure and, for a rounded one, the interval it stands for."""
+    if fig.value is None:
+        lo, hi = _figure_span(fig)
+        return f"{_fmt(lo)} to {_fmt(hi)}" if math.isfinite(hi) else f"at least {_fmt(lo)}"
+    lo, hi = printed_interval(fig.value)
+    if lo == hi:
+        return _fmt(lo)
+    return f"{fig.value} ({_pct(lo)} to {_pct(hi)})" if str(fig.value).strip().endswith("%") else \
+        f"{fig.value} ({lo:g} to {hi:g})"
+
+
+def _count_pivot(model: _Model, fig: Figure, index: dict[str, int], normal: str) -> tuple[str, Expr] | None:
+    """What a count figure counts, as words and as a linear expression over the cells; None if not one count."""
+    if fig.kind == "total":
+        return "the number of evaluated samples", model.total()
+    if fig.kind == "errors":
+        return "the number of errors", _lin((1.0, model.total()), (-1.0, model.trace()))
+    if fig.kind == "support":
+        return f"the support of {fig.cls}", model.row_sum(index[fig.cls])
+    cells = _cells(fig, index, normal) if fig.kind in ("cell", "cell_range", "block_sum") else []
+    if fig.kind == "block_sum" or (cells and len(cells) == 1):
+        return f"the {fig.source} -> {fig.target} errors", _lin(*((1.0, model.cell(i, j)) for i, j in cells))
+    return None
+
+
+def _ratio_pivot(model: _Model, fig: Figure, index: dict[str, int]) -> tuple[str, Expr, Expr, str] | None:
+    """A ratio figure: its name, numerator, denominator and the denominator's name."""
+    n, t = model.total(), model.trace()
+    if fig.kind == "accuracy":
+        return "accuracy", t, n, "the number of evaluated samples"
+    if fig.kind == "error_rate":
+        return "the error rate", _lin((1.0, n), (-1.0, t)), n, "the number of evaluated samples"
+    if fig.kind in ("recall", "precision", "f1"):
+        num, den = _num_den(model, fig.kind, index[fig.cls])
+        what = {"recall": "support", "precision": "number of predictions", "f1": "support plus predictions"}[fig.kind]
+        return f"the {fig.kind} of {fig.cls}", num, den, f"its {what}"
+    return None
+
+
+def _explain(conflict: tuple[int, ...], figures: list[Figure], index: dict[str, int], normal: str) -> str:
+    """One sentence of arithmetic: for the conflict's latest figure that can be isolated, the range the others
+    allow for what it prints (a proven optimum of the solver over the others), against the printed value."""
+    kinds = {figures[i].kind: figures[i] for i in conflict}
+    if len(conflict) == 2 and set(kinds) == {"accuracy", "error_rate"}:  # two ratios of one denominator
+        (alo, ahi), (elo, ehi) = printed_interval(kinds["accuracy"].value), printed_interval(kinds["error_rate"].value)
+        return (f"Accuracy and error rate add up to 100%; the printed {_printed(kinds['accuracy'])} and "
+                f"{_printed(kinds['error_rate'])} add up to {_pct(alo + elo)} to {_pct(ahi + ehi)}.")
+    others_of = {i: [figures[j] for j in conflict if j != i] for i in conflict}
+    deadline = time.monotonic() + EXPLAIN_BUDGET_S
+    for i in reversed(conflict):
+        fig, rest = figures[i], others_of[i]
+        if not rest or time.monotonic() > deadline:
+            break
+        ctx = _context(rest, index)
+        if ctx.n[0] > ctx.n[1] or any(lo > hi for lo, hi in ctx.support):
+            continue
+        boxes = _boxes(ctx)
+        model = None if _boxes_empty(boxes) else _build(rest, index, normal, ctx, boxes)
+        if model is None:
+            continue
+        sentence = _explain_count(fig, model, index, normal, len(rest)) or _explain_ratio(fig, model, index, len(rest))
+        if sentence:
+            return sentence
+    return (f"No integer confusion matrix satisfies these {len(conflict)} figures together (the solver's proof); "
+            "no one of them could be isolated, within the time allowed, as a count or as a ratio over a denominator "
+            "the others fix.")
+
+
+def _others(k: int, verb: str) -> str:
+    """'The other figure needs' / 'The other 2 figures need'."""
+    return f"The other figure {verb}s" if k == 1 else f"The other {k} figures {verb}"
+
+
+def reading(fig: Figure) -> str:
+    """What the model reads a figure as, in words: one sentence of the write-up can give two figures (its
+    error count and its total), and the report names both readings under one quote."""
+    printed = _printed(fig)
+    return {
+        "total": f"evaluated samples = {printed}", "errors": f"errors = {printed}",
+        "support": f"support of {fig.cls} = {printed}", "accuracy": f"accuracy = {printed}",
+        "error_rate": f"error rate = {printed}", "recall": f"recall of {fig.cls} = {printed}",
+        "precision": f"precision of {fig.cls} = {printed}", "f1": f"F1 of {fig.cls} = {printed}",
+        "f1_min": f"every class's F1 >= {printed}", "cell": f"{fig.source} -> {fig.target} errors = {printed}",
+        "cell_range": f"each {fig.source} -> {fig.target} cell: {printed} errors",
+        "block_sum": f"{fig.source} -> {fig.target} errors in all = {printed}",
+        "cell_max": f"{fig.source} -> {fig.target} is the largest error cell"
+                    + (f" ({printed})" if fig.value is not None else ""),
+        "macro_precision": f"macro precision = {printed}", "macro_recall": f"macro recall = {printed}",
+        "macro_f1": f"macro F1 = {printed}", "weighted_f1": f"weighted F1 = {printed}",
+    }.get(fig.kind, fig.id)
+
+
+def _explain_count(fig: Figure, model: _Model, index: dict[str, int], normal: str, k: int) -> str | None:
+    pivot = _count_pivot(model, fig, index, normal)
+    if pivot is None:
+        return None
+    what, expr = pivot
+    low, high = _optimise(model, expr, 1), _optimise(model, expr, -1)
+    if low is None or high is None:
+        return None
+    plo, phi = _figure_span(fig)
+    printed = f"the write-up prints {_printed(fig)}"
+    if low == high:
+        return f"{_others(k, 'fix')} {what} at {_fmt(low)}; {printed}."
+    if phi < low:
+        return f"{_others(k, 'need')} {what} to be at least {_fmt(low)}; {printed}."
+    if plo > high:
+        return f"{_others(k, 'allow')} {what} of at most {_fmt(high)}; {printed}."
+    return None  # the printed count fits the range: the conflict is not about this figure alone
+
+
+def _explain_ratio(fig: Figure, model: _Model, index: dict[str, int], k: int) -> str | None:
+    pivot = _ratio_pivot(model, fig, index)
+    if pivot is None:
+        return None
+    what, num, den, den_name = pivot
+    den_low, den_high = _optimise(model, den, 1), _optimise(model, den, -1)
+    if den_low is None or den_low != den_high or den_low <= 0:
+        return None  # the denominator is not fixed by the others: the ratio's range is not one division
+    low, high = _optimise(model, num, 1), _optimise(model, num, -1)
+    if low is None or high is None:
+        return None
+    plo, phi = printed_interval(fig.value)
+    d = den_low
+    if Fraction(high) / Fraction(d) >= Fraction(plo) and Fraction(low) / Fraction(d) <= Fraction(phi):
+        return None
+    if low == high:
+        value = f"{_fmt(low)} / {_fmt(d)} = {_pct(low / d)}"
+    elif Fraction(high) / Fraction(d) < Fraction(plo):
+        value = f"at most {_fmt(high)} / {_fmt(d)} = {_pct(high / d)}"
+    else:
+        value = f"at least {_fmt(low)} / {_fmt(d)} = {_pct(low / d)}"
+    return f"{_others(k, 'fix')} {den_name} at {_fmt(d)}, so {what} is {value}, outside the printed {_printed(fig)}."
+
+
 # --- exact check of a witness -----------------------------------------------------------------------------
 
 def _violated(figures: Iterable[Figure], matrix: list[list[int]], index: dict[str, int], normal: str) -> list[str]:
@@ -678,11 +881,11 @@ def _holds(fig: Figure, c: list[list[int]], index: dict[str, int], normal: str) 
 # --- the entry point --------------------------------------------------------------------------------------
 
 def check(figures: list[Figure], classes: list[str], normal: str, max_conflicts: int = 5,
-          time_budget_s: float = TIME_BUDGET_S) -> Result:
-    """Whether one integer confusion matrix satisfies every figure; if not, minimal conflicting sets of ids.
-
-    The first conflict is always searched to the end; further ones only while ``time_budget_s`` lasts.
-    """
+          time_budget_s: float = TIME_BUDGET_S, small_budget_s: float = SMALL_BUDGET_S) -> Result:
+    """Whether one integer confusion matrix satisfies every figure; if not, minimal conflicting sets of ids:
+    every one of at most SMALL figures (searched exhaustively while ``small_budget_s`` lasts, and the result
+    says whether it finished), then larger ones along a chain of exclusions while ``time_budget_s`` lasts (the
+    first of the chain always to the end)."""
     _validate(figures, classes, normal)
     if max_conflicts < 1:
         raise HarnessError(f"max_conflicts must be at least 1, got {max_conflicts}.")
@@ -697,11 +900,14 @@ def check(figures: list[Figure], classes: list[str], normal: str, max_conflicts:
     if outcome.status == FEASIBLE:
         missed = _violated(figures, outcome.matrix, index, normal)
         return Result(True, [], outcome.matrix, _feasible_note(figures, relaxed, missed))
+    small, small_complete = _small_conflicts(figures, decide, budget_s=small_budget_s)
     search = _conflicts(len(figures), decide, max_conflicts, time_budget_s)
-    # in the order found, not by size: the first is searched to the end on any machine, while the later
-    # ones depend on the time budget, so conflicts[0] must not depend on them (the verdict gate holds it)
-    conflicts = [[figures[i].id for i in iis] for iis in search.found]
-    return Result(False, conflicts, None, _infeasible_note(figures, relaxed, conflicts, search))
+    # every conflict of at most SMALL figures (the same on any machine), then the larger ones the chain of
+    # exclusions found while its time budget lasted
+    found = small + [c for c in search.found if c not in small]
+    conflicts = [[figures[i].id for i in iis] for iis in found]
+    return Result(False, conflicts, None, _infeasible_note(figures, relaxed, conflicts, search, small_complete),
+                  explanations=[_explain(c, figures, index, normal) for c in found], small_complete=small_complete)
 
 
 def _assumption(figures: list[Figure], ids: list[str]) -> str:
@@ -723,10 +929,14 @@ def _feasible_note(figures: list[Figure], relaxed: list[str], missed: list[str])
             "and do not hold on it, so their consistency with the rest is not proven.")
 
 
-def _infeasible_note(figures: list[Figure], relaxed: list[str], conflicts: list[list[str]], search: _Search) -> str:
+def _infeasible_note(figures: list[Figure], relaxed: list[str], conflicts: list[list[str]], search: _Search,
+                     small_complete: bool = True) -> str:
     n_conflicts = len(conflicts)
+    n_small = sum(len(c) <= SMALL for c in conflicts)
+    every = "every" if small_complete else "those found, before the search's time budget ran out, among the"
     what = (f"Infeasible: no integer confusion matrix satisfies all {len(figures)} figures; "
-            f"{n_conflicts} minimal conflicting set{'s' if n_conflicts != 1 else ''} listed")
+            f"{n_conflicts} minimal conflicting set{'s' if n_conflicts != 1 else ''} listed ({every} conflict of at "
+            f"most {SMALL} figures, {n_small}, found by trying each subset; then larger ones by a deletion filter)")
     if relaxed:
         named = [r for r in relaxed if any(r in conflict for conflict in conflicts)]
         what += (f" (the averaged figures {', '.join(relaxed)} enter through a relaxation, interval bounds on the "

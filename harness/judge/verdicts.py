@@ -73,9 +73,24 @@ def joint_feasibility(section: dict[str, Any] | None, classes: list[str], writeu
     by_id = {f.id: f for f in figures}
     return {"feasible": result.feasible if result.decided else None, "note": result.note, "evaluation_set": section.get("evaluation_set", ""),
             "assumptions": section.get("assumptions") or [],
-            "conflicts": [[{"id": i, "quote": by_id[i].quote, "line": first_line[i]}
-                           for i in conflict] for conflict in result.conflicts],
-            "figures": len(figures), "lines": lines}
+            "conflicts": [{"ids": conflict, "explanation": explanation,
+                           "quotes": quoted([by_id[i] for i in conflict], first_line)}
+                          for conflict, explanation in zip(result.conflicts, result.explanations, strict=True)],
+            "small_complete": result.small_complete, "figures": len(figures), "lines": lines}
+
+
+def quoted(figures: list[Any], first_line: dict[str, int | None]) -> list[dict[str, Any]]:
+    """A conflict's figures by quote: a sentence read as two figures (its error count and its total) is shown
+    once, with both readings named."""
+    from harness.judge.feasibility import reading
+
+    out: dict[tuple[str, int | None], dict[str, Any]] = {}
+    for fig in figures:
+        entry = out.setdefault((fig.quote, first_line[fig.id]), {"quote": fig.quote, "line": first_line[fig.id],
+                                                                  "ids": [], "readings": []})
+        entry["ids"].append(fig.id)
+        entry["readings"].append(reading(fig))
+    return list(out.values())
 
 
 @functools.lru_cache(maxsize=8)
@@ -92,10 +107,10 @@ def writeup_only(judged: dict[str, Any]) -> dict[str, Any]:
     return {"claims": {v["id"]: v["verdict"] for v in judged["verdicts"] if v["check"] != "measured"},
             "findings": {f["id"]: f["verdict"] for f in judged["findings"]
                          if all(v["check"] != "measured" for v in judged["verdicts"] if v["finding"] == f["id"])},
-            # the first conflict is always searched to the end; later ones depend on the solver's time budget,
-            # so a slower machine may list fewer, and the gate does not hold them
+            # every conflict of at most 3 figures is searched exhaustively (the same on any machine); larger ones
+            # depend on the solver's time budget, so a slower machine may list fewer, and the gate does not hold them
             "joint_feasibility": {"feasible": joint.get("feasible"),
-                                  "first_conflict": [c["id"] for c in (joint.get("conflicts") or [[]])[0]]},
+                                  "small_conflicts": [c["ids"] for c in joint.get("conflicts") or [] if len(c["ids"]) <= 3]},
             "coverage": judged["coverage_summary"]}
 
 

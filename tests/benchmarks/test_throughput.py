@@ -15,18 +15,19 @@ from harness.bench.workbench import train_step
 from harness.data.transforms import benchmark_albumentations, benchmark_torchvision
 from harness.runtime.precision import resolve_precision
 
+ROUNDS_STEP = 30  # a step is tens of milliseconds on 2 cores: 30 rounds keep a process's median within a few percent
+
 
 @pytest.mark.benchmark(group="train-step")
 @pytest.mark.parametrize("precision", ["fp32", "amp"])
 def test_multitask_train_step(benchmark, workbench, precision):
     resolved = resolve_precision(precision, workbench.device)
     # the pipeline's own step (StepRunner): the run's optimizer, schedule, accumulation and clipping
-    step = train_step(workbench, workbench.model("multitask"), workbench.loss("multitask"), resolved, steps=WARM_UP_CAP + 10)
+    step = train_step(workbench, workbench.model("multitask"), workbench.loss("multitask"), resolved, steps=WARM_UP_CAP + ROUNDS_STEP + 5)
     batch = workbench.random_batch()
     accumulation = workbench.train_cfg.accumulation_steps
     benchmark.extra_info.update(precision=resolved.name, batch_size=workbench.cfg.batch_size, accumulation_steps=accumulation)
-    # a step is tens of milliseconds on 2 cores: 30 rounds keep a process's median within a few percent
-    clips = timed_after_warm_up(benchmark, lambda: step(itertools.repeat(batch)), rounds=30)
+    clips = timed_after_warm_up(benchmark, lambda: step(itertools.repeat(batch)), rounds=ROUNDS_STEP)
     assert clips == workbench.cfg.batch_size * accumulation
 
 

@@ -5,6 +5,7 @@ the write-up's own slips, and the input errors."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from fractions import Fraction
 
@@ -173,7 +174,7 @@ def nudged(figs: list[Figure], fid: str, value) -> list[Figure]:
 
 def assert_minimal(conflict: list[str], figs: list[Figure]) -> None:
     members = [f for f in figs if f.id in conflict]
-    assert not check(members, CLASSES, "Normal", max_conflicts=1).feasible
+    assert not check(members, CLASSES, "Normal", max_conflicts=1, small_budget_s=0).feasible
     for drop in conflict:
         assert check([f for f in members if f.id != drop], CLASSES, "Normal", max_conflicts=1).feasible, drop
 
@@ -184,7 +185,7 @@ def test_a_nudged_figure_is_in_every_minimal_conflict(consistent, fid, shift):
     old = next(f.value for f in figs if f.id == fid)
     new = old + shift if isinstance(old, int) else pct(float(old.rstrip("%")) / 100 + shift / 100)
     bad = nudged(figs, fid, new)
-    result = check(bad, CLASSES, "Normal", max_conflicts=2)
+    result = check(bad, CLASSES, "Normal", max_conflicts=2, small_budget_s=0)  # the chain of exclusions alone
     assert not result.feasible and result.matrix is None and result.decided
     assert 1 <= len(result.conflicts) <= 2
     assert fid in result.conflicts[0]
@@ -249,3 +250,35 @@ def test_bad_arguments_raise():
         check([], CLASSES, "Background")
     with pytest.raises(HarnessError, match="twice"):
         check([Figure("a", "total", 5), Figure("a", "total", 5)], CLASSES, "Normal")
+
+
+# --- every small conflict, told as arithmetic --------------------------------------------------------------
+
+def test_every_conflict_of_at_most_three_figures_is_found():
+    """Against the plain definition: every subset of at most 3 figures decided on its own, the infeasible ones
+    none of whose proper subsets is infeasible."""
+    from harness.judge.feasibility import INFEASIBLE, _decide
+
+    figs = [Figure("total", "total", 60635), Figure("errors", "errors", 423), Figure("accuracy", "accuracy", "99.38%"),
+            Figure("error_rate", "error_rate", "0.70%"),
+            Figure("normal_to_abnormal", "cell_range", source="Normal", target="abnormal", low=35, high=89),
+            Figure("support.Stealing", "support", 2118, cls="Stealing"),
+            Figure("f1.Stealing", "f1", "99.62%", cls="Stealing"), Figure("f1.Arson", "f1", "98.00%", cls="Arson")]
+    index = {name: i for i, name in enumerate(CLASSES)}
+    infeasible = [set(s) for k in (1, 2, 3) for s in itertools.combinations(range(len(figs)), k)
+                  if _decide([figs[i] for i in s], index, "Normal").status == INFEASIBLE]
+    minimal = [s for s in infeasible if not any(t < s for t in infeasible)]
+    result = check(figs, CLASSES, "Normal")
+    assert result.small_complete and not result.feasible
+    small = [set(figs_ids) for figs_ids in result.conflicts if len(figs_ids) <= 3]
+    assert sorted(map(sorted, small)) == sorted(sorted(figs[i].id for i in s) for s in minimal)
+    assert len(minimal) >= 4 and len(result.explanations) == len(result.conflicts)
+
+
+def test_a_conflict_is_explained_by_the_bound_the_others_prove():
+    figs = [Figure("errors", "errors", 423),
+            Figure("normal_to_abnormal", "cell_range", source="Normal", target="abnormal", low=35, high=89)]
+    result = check(figs, CLASSES, "Normal")
+    assert result.explanations == ["The other figure needs the number of errors to be at least 455; the write-up prints 423."]
+    over = check([Figure("total", "total", 1000), Figure("support.Arson", "support", 1200, cls="Arson")], CLASSES, "Normal")
+    assert over.explanations == ["The other figure allows the support of Arson of at most 1,000; the write-up prints 1,200."]

@@ -57,7 +57,33 @@ def test_coverage_rows_say_why(tmp_path):
 def test_the_joint_check_finds_the_writeups_evaluation_figures_cannot_all_hold(judged):
     joint = judged["feasibility"]
     assert joint["feasible"] is False and joint["conflicts"]
-    named = [{c["id"] for c in conflict} for conflict in joint["conflicts"]]
+    named = [set(conflict["ids"]) for conflict in joint["conflicts"]]
     assert any({"errors", "accuracy"} <= ids for ids in named)  # 1 - 423/60,635 = 99.30%, not 99.38%
+    assert joint["small_complete"]
     for conflict in joint["conflicts"]:
-        assert all(c["line"] for c in conflict)  # every figure located in the write-up
+        quotes = [(q["quote"], q["line"]) for q in conflict["quotes"]]
+        assert all(line for _, line in quotes)  # every figure located in the write-up
+        assert len(quotes) == len(set(quotes))  # a quote is shown once, with every reading of it
+        assert sum(len(q["readings"]) for q in conflict["quotes"]) == len(conflict["ids"])
+        assert conflict["explanation"].endswith(".") and "\n" not in conflict["explanation"]
+
+
+def test_each_conflict_of_the_writeup_is_told_as_arithmetic(judged):
+    """The sentences come from the figures and the solver's proven bounds; a hostile reader can redo each."""
+    by_ids = {frozenset(c["ids"]): c for c in judged["feasibility"]["conflicts"]}
+    told = {ids: c["explanation"] for ids, c in by_ids.items()}
+    assert told[frozenset({"total", "errors", "accuracy"})] == (
+        "The other 2 figures fix the number of evaluated samples at 60,635, so accuracy is 60,212 / 60,635 = 99.302%, "
+        "outside the printed 99.38% (99.375% to 99.385%).")
+    # 13 abnormal classes, each with at least 35 NormalVideos windows predicted as it: 13 x 35 = 455
+    assert told[frozenset({"normal_to_abnormal", "errors"})] == (
+        "The other figure needs the number of errors to be at least 455; the write-up prints 423.")
+    # an F1 of 99.615% or more with at least 35 false positives needs 2C / (2C + 35) >= 0.99615: C >= 4,528
+    assert "the support of Stealing to be at least 4,528; the write-up prints 2,118" in told[
+        frozenset({"support.Stealing", "normal_to_abnormal", "f1.Stealing"})]
+    assert told[frozenset({"error_rate", "accuracy"})].startswith("Accuracy and error rate add up to 100%")
+    line_1028 = [q for q in by_ids[frozenset({"total", "errors", "accuracy"})]["quotes"] if len(q["readings"]) == 2]
+    assert line_1028 and line_1028[0]["readings"] == ["evaluated samples = 60,635", "errors = 423"]
+    # every conflict of at most three figures is listed, and the verdict gate holds exactly those
+    assert {frozenset(c) for c in writeup_only(judged)["joint_feasibility"]["small_conflicts"]} == \
+        {ids for ids in by_ids if len(ids) <= 3}
