@@ -36,8 +36,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _few_threads():
-    """Tests share 2 cores with their own worker processes: keep torch to what it is given."""
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    """Tests share 2 cores with their own worker processes: keep torch to what it is given (OMP_NUM_THREADS when
+    set: the speed gate runs its processes on one thread)."""
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    torch.set_num_threads(int(given) if given.isdigit() and int(given) > 0 else min(2, os.cpu_count() or 1))
     yield
 
 

@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from harness.bench.compare import ALPHA, DEFAULT_FLOOR, FLOOR, PROCESSES, Side, compare
+from harness.bench.compare import ALPHA, DEFAULT_FLOOR, FLOOR, PROCESSES, THREADS, Side, compare
 from harness.bench.workbench import PLANTED_SLOWDOWN
 from harness.errors import HarnessError
 
@@ -115,7 +118,7 @@ def write_docs(results: dict, docs: Path) -> None:
 def machine() -> dict:
     import torch
 
-    return {"host_cpus": __import__("os").cpu_count(), "processor": platform.processor() or platform.machine(),
+    return {"host_cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
 
 
@@ -124,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aa", type=int, default=50, help="A/A comparisons")
     parser.add_argument("--power", type=int, default=10, help="comparisons with the planted slowdown")
     parser.add_argument("--processes", type=int, default=PROCESSES)
+    parser.add_argument("--streams", type=int, default=max(1, (os.cpu_count() or 1) // THREADS),
+                        help="comparisons run side by side (default: one per core)")
     parser.add_argument("--out", type=Path, default=Path("results/bench/calibration.json"))
     parser.add_argument("--docs", type=Path, default=None, help="only rewrite this file's generated block")
     args = parser.parse_args(argv)
@@ -140,17 +145,36 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine(), "suite": list(SUITE), "processes": args.processes, "alpha": ALPHA,
             "floor": FLOOR, "default_floor": DEFAULT_FLOOR, "planted_slowdown": PLANTED, "comparisons": []}
         # the power runs spread among the A/A ones, so both see the same stretch of the machine's day
-        plan = [plan_at(i, args.aa, args.power) for i in range(args.aa + args.power)]
-        done = len(results["comparisons"])
-        for i, kind in enumerate(plan[done:], done + 1):
-            results["comparisons"].append(one_comparison(repo, kind, tuple(results["suite"]), results["processes"]))
-            results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-            results["summary"] = summary(results["comparisons"])
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(results, indent=1))
-            s = results["summary"]
-            print(f"[{i}/{len(plan)}] {kind}: false alarms so far {s['false_alarms']}, power caught "
-                  f"{s['power_caught']}/{s['power_runs']}", flush=True)
+        kinds = [c["kind"] for c in results["comparisons"]]  # a resumed calibration runs what is missing
+        aa, power = max(0, args.aa - kinds.count("aa")), max(0, args.power - kinds.count("power"))
+        plan = [plan_at(i, aa, power) for i in range(aa + power)]
+        total = len(kinds) + len(plan)
+        results["streams"] = args.streams
+        todo = iter(enumerate(plan))
+        lock = threading.Lock()
+
+        def stream() -> None:
+            while True:
+                with lock:
+                    i, kind = next(todo, (None, None))
+                if kind is None:
+                    return
+                comparison = one_comparison(repo, kind, tuple(results["suite"]), results["processes"])
+                with lock:  # appended as it finishes: an interrupted calibration resumes after the last one
+                    results["comparisons"].append(comparison)
+                    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+                    results["summary"] = summary(results["comparisons"])
+                    args.out.parent.mkdir(parents=True, exist_ok=True)
+                    args.out.write_text(json.dumps(results, indent=1))
+                    s = results["summary"]
+                    print(f"[{len(results['comparisons'])}/{total}] {kind}: false alarms so far "
+                          f"{s['false_alarms']}, power caught {s['power_caught']}/{s['power_runs']}", flush=True)
+
+        # each benchmark process runs on one thread (harness.bench.compare.THREADS), so ``streams`` comparisons
+        # can run side by side, one per core: a busier machine than one bench-compare alone, so no kinder
+        with ThreadPoolExecutor(max_workers=args.streams) as pool:
+            for future in [pool.submit(stream) for _ in range(args.streams)]:
+                future.result()
         return 0
     except (HarnessError, OSError, json.JSONDecodeError) as error:
         print(f"bench-calibrate: {error}", file=sys.stderr)

@@ -47,6 +47,7 @@ CONFIDENCE = 0.95  # the ratio's two-sided interval
 FLOOR = {"train-step": 0.10, "augment": 0.15, "loader": 0.25, "compile": 0.15}
 DEFAULT_FLOOR = 0.10
 PROCESSES = 5
+THREADS = 1  # intra-op threads of every benchmark process (OMP_NUM_THREADS)
 # the default suite: tests/benchmarks without the data-set-sized ones (one round of 10-100 s each; `make bench`
 # times them), selected by name so the same expression works on any revision
 SUITE = ("tests/benchmarks", "-k", "not ucf_crime_scale")
@@ -202,7 +203,10 @@ def check_same_requirements(repo: Path, commit: str) -> None:
 
 def run_process(side: Side, suite: Sequence[str], out: Path, timeout: float) -> dict:
     """One pytest-benchmark process of ``side``'s suite; its JSON (with every round) at ``out``."""
-    env = {**os.environ, "PYTHONPATH": str(side.tree), **side.env}  # this side's harness, not the editable install's
+    # this side's harness, not the editable install's; one intra-op thread: with two on two shared cores a
+    # process settles in one of two speeds (training-step medians 39 or 54 ms, process by process), which no
+    # statistic over 5 processes sees through; with one, 38-41 ms (docs/benchmarks.md)
+    env = {**os.environ, "PYTHONPATH": str(side.tree), "OMP_NUM_THREADS": str(THREADS), **side.env}
     cmd = [sys.executable, "-m", "pytest", *suite, "-q", "-p", "no:cacheprovider", "--benchmark-enable",
            "--benchmark-only", "--benchmark-save-data", f"--benchmark-json={out}"]
     done = subprocess.run(cmd, cwd=side.tree, env=env, capture_output=True, text=True, timeout=timeout)

@@ -36,7 +36,14 @@ Method
   integer pairs fit; HiGHS proves most subsets feasible or infeasible in milliseconds, but a few take
   seconds, and a solve stopped by the time limit is *undecided*: never reported as infeasible, and a
   conflict whose minimality hinged on one says so.
-- When the figures are infeasible, a deletion filter walks them in the caller's order, drops each one
+- When the figures are infeasible, every conflict of at most ``SMALL`` (3) figures is found first by trying
+  each subset in order of size (skipping supersets of conflicts found and subsets of sets already decided
+  feasible; each small feasible set is grown, figure by figure, into a maximal feasible one, so that one
+  solve stands for many subsets). Each conflict is then told as arithmetic (``_explain``): for its latest
+  figure that counts something linear in the matrix, the minimum and maximum of that count over the other
+  figures (HiGHS with no optimality gap), against the printed value; for a ratio whose denominator the others
+  fix, the division.
+- Larger conflicts: a deletion filter walks the figures in the caller's order, drops each one
   whose removal leaves the rest infeasible, and what remains is an irreducible infeasible subset (a
   minimal conflict) made of the latest figures it can be: list headline figures last. Further conflicts
   come from removing one member of the last conflict (the latest in list order whose removal keeps

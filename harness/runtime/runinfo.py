@@ -32,8 +32,11 @@ def resolve_device(run: RunConfig) -> torch.device:
 
 
 def set_threads(run: RunConfig, processes: int = 1) -> int:
-    """torch's intra-op threads: ``run.threads``, or the machine's cores shared among ``processes``."""
-    threads = run.threads or max(1, (os.cpu_count() or 1) // processes)
+    """torch's intra-op threads: ``run.threads``, else ``OMP_NUM_THREADS`` when set (as torch itself reads it;
+    the speed gate sets 1), else the machine's cores shared among ``processes``."""
+    from_env = os.environ.get("OMP_NUM_THREADS", "")
+    threads = run.threads or (int(from_env) if from_env.isdigit() and int(from_env) > 0 else 0) \
+        or max(1, (os.cpu_count() or 1) // processes)
     torch.set_num_threads(threads)
     return threads
 
