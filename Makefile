@@ -82,7 +82,7 @@ clean:
 bench-compare: setup
 	python -m harness.bench.compare $(if $(BASE),--base $(BASE))
 
-# the gate's false alarms and power on this machine (about an hour): results/bench/calibration.json, quoted by
+# the gate's false alarms and power on this machine (about 50 minutes): results/bench/calibration.json, quoted by
 # docs/benchmarks.md
 bench-calibrate: setup
 	python -m harness.bench.calibrate && python -m harness.bench.calibrate --docs docs/benchmarks.md

@@ -73,6 +73,12 @@ def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> su
     return result
 
 
+def dataset_workers() -> int:
+    """Processes that generate and index a test's dataset: 2, or 1 in a speed-gate process (OMP_NUM_THREADS=1,
+    harness.bench.compare), which keeps to one core so that a comparison beside it is not disturbed."""
+    return 1 if os.environ.get("OMP_NUM_THREADS") == "1" else 2
+
+
 def synthetic_dataset(params: dict, root: Path) -> dict:
     """``params``' synthetic dataset, generated under ``root`` and indexed (paths as listed)."""
     from harness.data.index import index_frames
@@ -80,8 +86,8 @@ def synthetic_dataset(params: dict, root: Path) -> dict:
 
     data = section(params, "data", DataConfig)
     generate(section(params, "synthetic", SyntheticConfig), root, data.classes, data.normal_class, data.image_size,
-             data.frame_every, workers=2)
-    index = index_frames(root, data.classes, data.image_size, workers=2).frames
+             data.frame_every, workers=dataset_workers())
+    index = index_frames(root, data.classes, data.image_size, workers=dataset_workers()).frames
     return {"root": root, "index": index, "params": params, "data": data,
             "windows": section(params, "windows", WindowConfig)}
 
