@@ -77,10 +77,14 @@ def summary(comparisons: list[dict]) -> dict:
                     for i, c in enumerate(comparisons) for d in c["decisions"]
                     if d["regressed"] and not (c["kind"] == "power" and d["group"] == TRAIN_STEP)]
     caught = [all(d["regressed"] for d in c["decisions"] if d["group"] == TRAIN_STEP) for c in power]
+    missed = [{"comparison": comparisons.index(c), "finished": c["finished"],
+               "ratios": [round(d["shift"]["ratio"], 3) for d in c["decisions"] if d["group"] == TRAIN_STEP],
+               "p_values": [round(d["p_value"], 3) for d in c["decisions"] if d["group"] == TRAIN_STEP]}
+              for c, hit in zip(power, caught, strict=True) if not hit]
     planted = [round(d["shift"]["ratio"], 3) for c in power for d in c["decisions"] if d["group"] == TRAIN_STEP]
     return {"aa_comparisons": len(aa), "aa_benchmark_comparisons": sum(len(c["decisions"]) for c in aa),
             "false_alarms": len(false_alarms), "false_alarm_list": false_alarms,
-            "power_runs": len(power), "power_caught": int(sum(caught)),
+            "power_runs": len(power), "power_caught": int(sum(caught)), "power_missed": missed,
             "planted_ratio_min": min(planted, default=None), "planted_ratio_max": max(planted, default=None),
             "noise_sd_log": noise(comparisons)}
 
@@ -94,15 +98,20 @@ def docs_block(results: dict) -> str:
         START,
         f"Measured on {results['machine']['host_cpus']} cores ({results['machine']['processor']}), torch "
         f"{results['machine']['torch']}, {results['started'][:10]} to {results['finished'][:10]}: "
-        f"`{' '.join(results['suite'])}`, {results['processes']} processes a side, alpha {results['alpha']}, "
+        f"`{' '.join(results['suite'])}`, {results['processes']} processes a side (one thread each), "
+        f"{results.get('streams', 1)} comparison(s) side by side, alpha {results['alpha']}, "
         f"floors {floors} (other groups +{results['default_floor']:.0%}).",
         "",
         f"- **A/A**: {s['aa_comparisons']} comparisons of this tree against itself, "
-        f"{s['aa_benchmark_comparisons']} benchmark comparisons: **{s['false_alarms']} false alarm(s)** in all "
+        f"{s['aa_benchmark_comparisons']} benchmark comparisons: **{s['false_alarms']} false "
+        f"alarm{'' if s['false_alarms'] == 1 else 's'}** in all "
         f"(A/A and the power runs' unplanted benchmarks): {alarms}.",
         f"- **Power**: a {PLANTED:.0%} slower training step planted on one side: caught (every training-step "
         f"benchmark flagged) in **{s['power_caught']} of {s['power_runs']}** runs; estimated ratios "
-        f"{s['planted_ratio_min']}-{s['planted_ratio_max']}.",
+        f"{s['planted_ratio_min']}-{s['planted_ratio_max']}"
+        + "".join(f"; missed: comparison {m['comparison'] + 1} ({m['finished'][11:16]} UTC), ratios "
+                  f"{', '.join(f'x{r}' for r in m['ratios'])}, p = {', '.join(map(str, m['p_values']))}"
+                  for m in s["power_missed"]) + ".",
         f"- **Process-to-process noise** (sd of a process's log median): {groups}.",
         END])
 
@@ -134,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.docs:
-            write_docs(json.loads(args.out.read_text()), args.docs)
+            results = json.loads(args.out.read_text())
+            results["summary"] = summary(results["comparisons"])  # as this code computes it
+            args.out.write_text(json.dumps(results, indent=1))
+            write_docs(results, args.docs)
             print(f"{args.docs}: calibration block rewritten from {args.out}")
             return 0
         repo = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
