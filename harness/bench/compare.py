@@ -270,8 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             raise HarnessError(f"BASE {base_rev!r} is not a commit of this repository")
         check_same_requirements(repo, commit)
         if u_cdf(args.processes, args.processes)[0] >= ALPHA:
-            raise HarnessError(f"{args.processes} processes a side cannot reach p < {ALPHA}: use at least 4, "
-                               f"5 to gate (the default)")
+            raise HarnessError(f"{args.processes} processes a side cannot reach p < {ALPHA} (the rank test's smallest "
+                               f"p is {u_cdf(args.processes, args.processes)[0]:.3f}): use at least 5, the default")
         worktree = Path(tempfile.mkdtemp(prefix="bench-base-"))
         git(repo, "worktree", "add", "--detach", "--force", str(worktree), commit)
         dirty = " (with uncommitted changes)" if git(repo, "status", "--porcelain", "--untracked-files=no") else ""
