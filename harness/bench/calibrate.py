@@ -53,6 +53,19 @@ def one_comparison(repo: Path, kind: str, suite, per_side: int) -> dict:
             "decisions": [{**asdict(d), "regressed": d.regressed} for d in decisions]}
 
 
+def residuals(comparisons: list[dict]) -> dict[str, list[float]]:
+    """Per group: every A/A process's log median minus its side's mean (the measured process-to-process noise,
+    heavy tail included), from which tests/bench/test_compare.py draws simulated comparisons."""
+    out: dict[str, list[float]] = {}
+    for c in comparisons:
+        if c["kind"] == "aa":
+            for d in c["decisions"]:
+                for side in ("base", "head"):
+                    logs = np.log(d[side])
+                    out.setdefault(d["group"], []).extend(round(float(r), 5) for r in logs - logs.mean())
+    return dict(sorted(out.items()))
+
+
 def noise(comparisons: list[dict]) -> dict[str, float]:
     """Per group: the standard deviation of a process's log median around its side's mean, pooled over the A/A
     comparisons (the process-to-process noise the decision rule works against)."""
@@ -86,7 +99,7 @@ def summary(comparisons: list[dict]) -> dict:
             "false_alarms": len(false_alarms), "false_alarm_list": false_alarms,
             "power_runs": len(power), "power_caught": int(sum(caught)), "power_missed": missed,
             "planted_ratio_min": min(planted, default=None), "planted_ratio_max": max(planted, default=None),
-            "noise_sd_log": noise(comparisons)}
+            "noise_sd_log": noise(comparisons), "residuals_log": residuals(comparisons)}
 
 
 def docs_block(results: dict) -> str:

@@ -63,29 +63,31 @@ def test_the_rule_needs_both_the_rank_test_and_the_floor():
     assert noisy.shift.ratio > 1.1 and noisy.p_value >= ALPHA and not noisy.regressed  # large, not certain
 
 
-def measured_noise() -> dict[str, float]:
+def measured_residuals() -> dict[str, np.ndarray]:
     if not CALIBRATION.is_file():
         pytest.fail(f"{CALIBRATION} is missing: python -m harness.bench.calibrate writes it")
-    return json.loads(CALIBRATION.read_text())["summary"]["noise_sd_log"]
+    return {g: np.asarray(r) for g, r in json.loads(CALIBRATION.read_text())["summary"]["residuals_log"].items()}
 
 
-def simulated_rate(sd: float, ratio: float, group: str, trials: int, seed: int) -> float:
+def simulated_rate(residuals: np.ndarray, ratio: float, group: str, trials: int, seed: int) -> float:
+    """Process medians drawn from the measured A/A residuals (their heavy tail included), head times ``ratio``."""
     rng = np.random.default_rng(seed)
     flags = 0
     for _ in range(trials):
-        base = np.exp(rng.normal(0, sd, PROCESSES))
-        head = ratio * np.exp(rng.normal(0, sd, PROCESSES))
+        base = np.exp(rng.choice(residuals, PROCESSES))
+        head = ratio * np.exp(rng.choice(residuals, PROCESSES))
         flags += decide("sim", group, base, head).regressed
     return flags / trials
 
 
 def test_the_rule_simulated_from_the_measured_noise_neither_cries_wolf_nor_misses_a_20pc_slowdown():
-    """Process medians drawn with each group's measured process-to-process noise (lognormal): with no change
-    the rule flags at most 1 in 500 benchmark comparisons; a 20% slower training step is flagged 9 times in 10."""
-    noise = measured_noise()
-    for group, sd in noise.items():
-        assert simulated_rate(sd, 1.0, group, 2000, seed=2) <= 1 / 500, group
-    assert simulated_rate(noise["train-step"], 1.2, "train-step", 1000, seed=3) >= 0.9
+    """With no change the rule flags at most 1 in 500 benchmark comparisons; a 20% slower training step is flagged
+    9 times in 10 (the calibration's own runs are too few to pin these rates down; the simulation is not)."""
+    residuals = measured_residuals()
+    for group, r in residuals.items():
+        assert len(r) >= 100, group
+        assert simulated_rate(r, 1.0, group, 3000, seed=2) <= 1 / 500, group
+    assert simulated_rate(residuals["train-step"], 1.2, "train-step", 1000, seed=3) >= 0.9
 
 
 def test_the_committed_calibration_meets_the_targets_and_the_docs_quote_it():
