@@ -66,23 +66,15 @@ def residuals(comparisons: list[dict]) -> dict[str, list[float]]:
     return dict(sorted(out.items()))
 
 
-def noise(comparisons: list[dict]) -> dict[str, float]:
+def noise(residuals_by_group: dict[str, list[float]], processes: int) -> dict[str, float]:
     """Per group: the standard deviation of a process's log median around its side's mean, pooled over the A/A
-    comparisons (the process-to-process noise the decision rule works against)."""
-    squares: dict[str, list[float]] = {}  # group -> [sum of squared deviations, degrees of freedom]
-    for c in comparisons:
-        if c["kind"] != "aa":
-            continue
-        for d in c["decisions"]:
-            for side in ("base", "head"):
-                logs = np.log(d[side])
-                total = squares.setdefault(d["group"], [0.0, 0])
-                total[0] += float(np.sum((logs - logs.mean()) ** 2))
-                total[1] += len(logs) - 1
-    return {group: round(float(np.sqrt(ss / max(dof, 1))), 4) for group, (ss, dof) in sorted(squares.items())}
+    comparisons (``residuals``; one degree of freedom lost per side of ``processes``)."""
+    return {group: round(float(np.sqrt(np.sum(np.square(r)) / max(len(r) - len(r) // processes, 1))), 4)
+            for group, r in residuals_by_group.items()}
 
 
 def summary(comparisons: list[dict]) -> dict:
+    measured = residuals(comparisons)
     aa = [c for c in comparisons if c["kind"] == "aa"]
     power = [c for c in comparisons if c["kind"] == "power"]
     false_alarms = [{"comparison": i, "kind": c["kind"], "name": d["name"], "ratio": round(d["shift"]["ratio"], 4),
@@ -99,7 +91,7 @@ def summary(comparisons: list[dict]) -> dict:
             "false_alarms": len(false_alarms), "false_alarm_list": false_alarms,
             "power_runs": len(power), "power_caught": int(sum(caught)), "power_missed": missed,
             "planted_ratio_min": min(planted, default=None), "planted_ratio_max": max(planted, default=None),
-            "noise_sd_log": noise(comparisons), "residuals_log": residuals(comparisons)}
+            "noise_sd_log": noise(measured, PROCESSES), "residuals_log": measured}
 
 
 def docs_block(results: dict) -> str:

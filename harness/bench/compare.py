@@ -38,6 +38,7 @@ import numpy as np
 from pytest_benchmark.stats import Stats
 from scipy.stats import mannwhitneyu
 
+from harness.bench.gate import smallest_p_value
 from harness.errors import HarnessError
 
 ALPHA = 0.01  # one-sided Mann-Whitney on process medians: with 5 a side, at most one inversion (p = 0.008)
@@ -269,9 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         if not commit:
             raise HarnessError(f"BASE {base_rev!r} is not a commit of this repository")
         check_same_requirements(repo, commit)
-        if u_cdf(args.processes, args.processes)[0] >= ALPHA:
+        smallest = smallest_p_value(args.processes, args.processes)
+        if smallest >= ALPHA:
             raise HarnessError(f"{args.processes} processes a side cannot reach p < {ALPHA} (the rank test's smallest "
-                               f"p is {u_cdf(args.processes, args.processes)[0]:.3f}): use at least 5, the default")
+                               f"p is {smallest:.3f}): use at least 5, the default")
         worktree = Path(tempfile.mkdtemp(prefix="bench-base-"))
         git(repo, "worktree", "add", "--detach", "--force", str(worktree), commit)
         dirty = " (with uncommitted changes)" if git(repo, "status", "--porcelain", "--untracked-files=no") else ""
