@@ -54,6 +54,7 @@ Method
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -62,6 +63,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -77,6 +79,18 @@ SMALL = 3                       # every conflict of at most this many figures is
 SMALL_BUDGET_S = 90.0           # ... within this time (the write-up's figures need about 20 s)
 EXPLAIN_TIME_LIMIT_S = 2.0      # per bound in a conflict's sentence; past it, another figure is tried
 EXPLAIN_BUDGET_S = 6.0          # per conflict's sentence, all figures tried
+MARGIN = 1e-6                   # printed ratio intervals are widened by this to prove infeasible, narrowed to find
+                                # a witness: 10 times the solvers' feasibility tolerances (SCIP_FEASTOL), and a
+                                # fiftieth of the half-unit of a figure printed to 0.01%
+SCIP_FEASTOL = 1e-7             # SCIP's feasibility tolerance (default 1e-6) for the exact model of averaged figures
+WITNESS_BANDS = (0.0, 0.01, 0.05)  # how far from an averaged figure each free class's ratio may start (see
+                                   # _decide_banded), tried in turn
+WITNESS_TIME_LIMIT_S = 3.0      # per witness-search MILP (a search that stops proves nothing either way)
+WITNESS_N_CAP_NEAR = 5_000_000  # ... and the search near ratio targets, where every class must hit two narrow windows
+WITNESS_N_CAP = 200_000         # witness searches look among evaluation sets of at most this many samples (or the
+                                # figures' own lower bound on the total, if larger)
+EXACT_BUDGET_S = 30.0           # the exact pass over small subsets with averaged figures, in all
+EXACT_TIME_LIMIT_S = 3.0       # per SCIP solve; past it the subset is undecided
 RATIO_SLACK = 1e-9              # float slack on ratio bounds, so an end exactly on a printed bound stays inside
 _ROUND_SLACK = 1e-6             # slack when rounding LP bounds of integer quantities to integers
 
@@ -120,6 +134,8 @@ class Result:
     decided: bool = True   # False when HiGHS stopped before deciding the full set (feasible False, conflicts [])
     explanations: list[str] = field(default_factory=list)  # one sentence of arithmetic per conflict
     small_complete: bool = True  # every subset of at most SMALL figures was decided (none undecided)
+    undecided: list[list[str]] = field(default_factory=list)  # small subsets the exact model could not settle in time
+    exact_complete: bool = True  # every small subset with an averaged figure was settled on the exact model
 
 
 def printed_interval(text: str | int | float) -> Interval:
@@ -128,10 +144,16 @@ def printed_interval(text: str | int | float) -> Interval:
     An int, or a digit string without a decimal point or percent sign, is an exact count; a float is read
     as its shortest printed form (``0.9938`` as "0.9938"); a percent is returned as a fraction.
     """
+    lo, hi = _printed_exact(text)
+    return float(lo), float(hi)
+
+
+def _printed_exact(text: str | int | float) -> tuple[Fraction, Fraction]:
+    """printed_interval's ends as exact fractions (what a witness matrix is checked against)."""
     if isinstance(text, bool):
         raise HarnessError(f"printed figure {text!r} is a boolean, not a number.")
     if isinstance(text, int):
-        return float(text), float(text)
+        return Fraction(text), Fraction(text)
     if isinstance(text, float):
         if not math.isfinite(text):
             raise HarnessError(f"printed figure {text!r} is not a finite number.")
@@ -145,10 +167,10 @@ def printed_interval(text: str | int | float) -> Interval:
     except InvalidOperation as e:  # the pattern admits only digits, so this is a guard, not a path
         raise HarnessError(f"printed figure {text!r} is not a number.") from e
     if decimals is None and not percent:
-        return float(value), float(value)
+        return Fraction(value), Fraction(value)
     half = Decimal(5) * Decimal(10) ** -(len(decimals or "") + 1)
-    scale = Decimal(100) if percent else Decimal(1)
-    return float((value - half) / scale), float((value + half) / scale)
+    scale = Fraction(100) if percent else Fraction(1)
+    return Fraction(value - half) / scale, Fraction(value + half) / scale
 
 
 # --- validation -----------------------------------------------------------------------------------------
@@ -209,6 +231,7 @@ class _Model:
 
     k: int
     n_max: int
+    margin: float = 0.0  # every printed ratio interval widened by this much (negative: narrowed), see MARGIN
     rows: list[tuple[Expr, float, float]] = field(default_factory=list)
 
     @property
@@ -273,6 +296,7 @@ class _Context:
     need_predicted: bool                # macro precision: every class is predicted at least once
     relaxed: list[str]                  # relaxed kinds present
     e_hi: float                         # at most this many off-diagonal samples (errors, error rate, accuracy)
+    margin: float = 0.0                 # printed ratio intervals widened by this much (see MARGIN)
 
     def r_bounds(self, i: int) -> Interval:
         lo = max(self.support[i][0], 1.0 if self.need_support else 0.0)
@@ -283,7 +307,13 @@ class _Context:
         return (1.0 if self.need_predicted else 0.0), self.n[1]
 
 
-def _context(figures: list[Figure], index: dict[str, int]) -> _Context:
+def _span(fig: Figure, margin: float) -> Interval:
+    """A printed ratio's interval, widened by ``margin`` at each end (narrowed when it is negative)."""
+    lo, hi = printed_interval(fig.value)
+    return lo - margin, hi + margin
+
+
+def _context(figures: list[Figure], index: dict[str, int], margin: float = 0.0) -> _Context:
     k = len(index)
     n_lo, n_hi = 1.0, float(DEFAULT_N_MAX)
     support = [(0.0, float(DEFAULT_N_MAX))] * k
@@ -298,22 +328,22 @@ def _context(figures: list[Figure], index: dict[str, int]) -> _Context:
             i = index[fig.cls]
             support[i] = (max(support[i][0], math.ceil(lo)), min(support[i][1], math.floor(hi)))
         elif fig.kind in ("precision", "recall", "f1"):
-            i, (lo, hi) = index[fig.cls], printed_interval(fig.value)
+            i, (lo, hi) = index[fig.cls], _span(fig, margin)
             old = metric[fig.kind][i]
             metric[fig.kind][i] = (max(old[0], lo - RATIO_SLACK), min(old[1], hi + RATIO_SLACK))
         elif fig.kind == "f1_min":
-            lo = _f1_floor(fig)
+            lo = _f1_floor(fig) - margin
             metric["f1"] = [(max(a, lo - RATIO_SLACK), b) for a, b in metric["f1"]]
         elif fig.kind == "errors":
             e_hi = min(e_hi, _figure_span(fig)[1])
         elif fig.kind in ("error_rate", "accuracy"):
-            lo, hi = printed_interval(fig.value)
+            lo, hi = _span(fig, margin)
             error_share = min(error_share, hi if fig.kind == "error_rate" else 1.0 - lo)
     support = [(lo, min(hi, n_hi)) for lo, hi in support]
     relaxed = sorted({f.kind for f in figures if f.kind in RELAXED_KINDS})
     return _Context(k=k, n=(n_lo, n_hi), support=support, metric=metric, need_support=bool(relaxed),
                     need_predicted="macro_precision" in relaxed, relaxed=relaxed,
-                    e_hi=_floor(min(e_hi, (error_share + RATIO_SLACK) * n_hi, n_hi)))
+                    e_hi=_floor(min(e_hi, (error_share + RATIO_SLACK) * n_hi, n_hi)), margin=margin)
 
 
 def _floor(x: float) -> float:
@@ -355,14 +385,14 @@ def _encode(model: _Model, fig: Figure, index: dict[str, int], normal: str) -> N
         lo, hi = _figure_span(fig)
         model.row(_count_expr(model, fig, index), lo=lo, hi=hi)
     elif kind == "accuracy":
-        _ratio_rows(model, t, n, printed_interval(fig.value))
+        _ratio_rows(model, t, n, _span(fig, model.margin))
     elif kind == "error_rate":
-        _ratio_rows(model, _lin((1.0, n), (-1.0, t)), n, printed_interval(fig.value))
+        _ratio_rows(model, _lin((1.0, n), (-1.0, t)), n, _span(fig, model.margin))
     elif kind in ("recall", "precision", "f1"):
-        _encode_class_ratio(model, kind, index[fig.cls], printed_interval(fig.value))
+        _encode_class_ratio(model, kind, index[fig.cls], _span(fig, model.margin))
     elif kind == "f1_min":
         for i in range(model.k):
-            _encode_class_ratio(model, "f1", i, (_f1_floor(fig), np.inf))
+            _encode_class_ratio(model, "f1", i, (_f1_floor(fig) - model.margin, np.inf))
     elif kind in ("cell", "cell_range"):
         lo, hi = _figure_span(fig)
         for i, j in _cells(fig, index, normal):
@@ -464,7 +494,7 @@ def _mean_row(model: _Model, fig: Figure, ctx: _Context, boxes: _Boxes) -> tuple
     which no figure fixes, so they are boxes throughout (expr is empty): the mean of the boxes must meet
     the printed interval.
     """
-    lo, hi = printed_interval(fig.value)
+    lo, hi = _span(fig, ctx.margin)
     k, metric = ctx.k, _METRIC_OF[fig.kind]
     fixed = [i for i in range(k) if metric == "recall" and boxes.r[i][0] == boxes.r[i][1] > 0]
     expr = _lin(*((1.0 / boxes.r[i][0], model.cell(i, i)) for i in fixed))
@@ -474,7 +504,7 @@ def _mean_row(model: _Model, fig: Figure, ctx: _Context, boxes: _Boxes) -> tuple
 
 def _weighted_rows(model: _Model, fig: Figure, boxes: _Boxes) -> None:
     """Weighted F1 = sum_i R_i f_i / N, each f_i in its box: sum f_lo R_i <= hi N and sum f_hi R_i >= lo N."""
-    lo, hi = printed_interval(fig.value)
+    lo, hi = _span(fig, model.margin)
     n = model.total()
     high = _lin(*((fu, model.row_sum(i)) for i, (_, fu) in enumerate(boxes.m["f1"])))
     low = _lin(*((fl, model.row_sum(i)) for i, (fl, _) in enumerate(boxes.m["f1"])))
@@ -505,7 +535,7 @@ def _encode_averaged(model: _Model, figures: list[Figure], ctx: _Context, boxes:
 def _build(figures: list[Figure], index: dict[str, int], normal: str, ctx: _Context,
            boxes: _Boxes) -> _Model | None:
     """The model of a subset, or None when its averaged figures fail on the boxes alone."""
-    model = _Model(k=ctx.k, n_max=int(ctx.n[1]))
+    model = _Model(k=ctx.k, n_max=int(ctx.n[1]), margin=ctx.margin)
     model.row(model.total(), lo=ctx.n[0], hi=ctx.n[1])  # an evaluation set has at least one sample
     for fig in figures:
         if fig.kind not in RELAXED_KINDS:
@@ -517,10 +547,10 @@ def _build(figures: list[Figure], index: dict[str, int], normal: str, ctx: _Cont
 
 # --- solving ----------------------------------------------------------------------------------------------
 
-def _solve(model: _Model) -> tuple[str, np.ndarray | None]:
+def _solve(model: _Model, time_limit_s: float = TIME_LIMIT_S) -> tuple[str, np.ndarray | None]:
     """HiGHS (with presolve) on the model: feasible (with x), infeasible, or undecided."""
     res = milp(np.zeros(model.n_vars), constraints=model.constraints(), integrality=np.ones(model.n_vars),
-               bounds=Bounds(0.0, float(model.n_max)), options={"time_limit": TIME_LIMIT_S})
+               bounds=Bounds(0.0, float(model.n_max)), options={"time_limit": time_limit_s})
     if res.status == 0:
         return FEASIBLE, res.x
     if res.status == 2:
@@ -540,26 +570,363 @@ def _optimise(model: _Model, expr: Expr, sense: int, time_limit_s: float = EXPLA
     return float(round(sense * res.fun)) if res.status == 0 else None
 
 
+def _scip(figures: list[Figure], index: dict[str, int], normal: str, margin: float,  # noqa: C901 -- one model
+          time_limit_s: float = EXACT_TIME_LIMIT_S) -> tuple[str, list[list[int]] | None]:
+    """The exact model in SCIP: the linear rows of ``_build`` (the relaxation's rows are implied by the exact
+    model, so they stay as cuts), and for each averaged figure one continuous ratio per class tied to its integer
+    counts (ratio x denominator = numerator) whose mean, or support-weighted mean, lies in the printed interval."""
+    ctx = _context(figures, index, margin)
+    if ctx.n[0] > ctx.n[1] or any(lo > hi for lo, hi in ctx.support):
+        return INFEASIBLE, None
+    boxes = _boxes(ctx)
+    model = None if _boxes_empty(boxes) else _build(figures, index, normal, ctx, boxes)
+    if model is None:
+        return INFEASIBLE, None
+    from pyscipopt import Model, quicksum  # imported here: only averaged figures need it
+
+    scip = Model()
+    scip.hideOutput()
+    scip.setParam("limits/time", time_limit_s)
+    scip.setParam("numerics/feastol", SCIP_FEASTOL)
+    k = ctx.k
+    x = [scip.addVar(vtype="I", lb=0, ub=model.n_max) for _ in range(k * k)]
+
+    def lin(expr: Expr) -> Any:
+        return quicksum(coef * x[v] for v, coef in expr.items())
+
+    for expr, lo, hi in model.rows:
+        if math.isfinite(lo):
+            scip.addCons(lin(expr) >= lo)
+        if math.isfinite(hi):
+            scip.addCons(lin(expr) <= hi)
+    ratios: dict[str, list[Any]] = {}
+    for metric in sorted({_METRIC_OF[f.kind] for f in figures if f.kind in RELAXED_KINDS}):
+        ratios[metric] = []
+        for i in range(k):
+            lo, hi = boxes.m[metric][i]
+            q = scip.addVar(vtype="C", lb=max(0.0, lo), ub=min(1.0, hi))
+            num, den = _num_den(model, metric, i)
+            scip.addCons(q * lin(den) == lin(num))
+            ratios[metric].append(q)
+    for fig in figures:
+        if fig.kind not in RELAXED_KINDS:
+            continue
+        lo, hi = _span(fig, margin)
+        q = ratios[_METRIC_OF[fig.kind]]
+        if fig.kind == "weighted_f1":
+            weighted = quicksum(q[i] * lin(model.row_sum(i)) for i in range(k))
+            scip.addCons(weighted >= lo * lin(model.total()))
+            scip.addCons(weighted <= hi * lin(model.total()))
+        else:
+            scip.addCons(quicksum(q) >= k * lo)
+            scip.addCons(quicksum(q) <= k * hi)
+    scip.optimize()
+    status = scip.getStatus()
+    if status == "infeasible":
+        return INFEASIBLE, None
+    if scip.getNSols() > 0:
+        sol = scip.getBestSol()
+        return FEASIBLE, [[round(scip.getSolVal(sol, x[i * k + j])) for j in range(k)] for i in range(k)]
+    return UNDECIDED, None
+
+
 @dataclass(frozen=True)
 class _Outcome:
     status: str
     matrix: list[list[int]] | None = None
+    proven: bool = False  # feasible: the matrix satisfies every figure exactly (else only the relaxation is feasible)
 
 
-def _decider(figures: list[Figure], index: dict[str, int], normal: str) -> Callable[[tuple[int, ...]], _Outcome]:
-    """A memoised decision for subsets of ``figures`` (given as sorted index tuples)."""
-    memo: dict[tuple[int, ...], _Outcome] = {}
+Decide = Callable[..., _Outcome]
 
-    def decide(subset: tuple[int, ...]) -> _Outcome:
-        if subset not in memo:
-            memo[subset] = _decide([figures[i] for i in subset], index, normal)
-        return memo[subset]
+
+def _decider(figures: list[Figure], index: dict[str, int], normal: str) -> Decide:
+    """A memoised decision for subsets of ``figures`` (given as sorted index tuples); ``exact=False`` is the
+    relaxation's answer (see _decide), which the conflict searches use."""
+    memo: dict[tuple[tuple[int, ...], bool], _Outcome] = {}
+
+    def decide(subset: tuple[int, ...], exact: bool = True) -> _Outcome:
+        if (subset, exact) not in memo:
+            known = memo.get((subset, True))
+            memo[(subset, exact)] = known or _decide([figures[i] for i in subset], index, normal, exact)
+        return memo[(subset, exact)]
 
     return decide
 
 
-def _decide(figures: list[Figure], index: dict[str, int], normal: str) -> _Outcome:
-    ctx = _context(figures, index)
+def _decide(figures: list[Figure], index: dict[str, int], normal: str, exact: bool = True) -> _Outcome:
+    """HiGHS on the linear model (averaged figures relaxed), every ratio interval widened by MARGIN: infeasible
+    there is proven. A witness that satisfies every figure exactly (that one, or the same model's narrowed by
+    MARGIN) is proven feasible. Otherwise the relaxation found no contradiction but proved nothing: with ``exact``
+    False that is the answer (feasible, not proven); with ``exact`` the witness searches and then SCIP decide."""
+    outcome = _decide_linear(figures, index, normal, MARGIN)
+    if outcome.status != FEASIBLE:
+        return outcome
+    if not _violated(figures, outcome.matrix, index, normal):
+        return _Outcome(FEASIBLE, outcome.matrix, proven=True)
+    narrowed = _decide_linear(figures, index, normal, -MARGIN)
+    if narrowed.status == FEASIBLE and not _violated(figures, narrowed.matrix, index, normal):
+        return _Outcome(FEASIBLE, narrowed.matrix, proven=True)
+    if not exact:
+        return outcome
+    if not any(f.kind in RELAXED_KINDS for f in figures):
+        return _Outcome(UNDECIDED)  # a linear model feasible only within the margin: not proven either way
+    witness = _witness(figures, index, normal, narrowed if narrowed.status == FEASIBLE else outcome)
+    return witness if witness is not None else _decide_exact(figures, index, normal)
+
+
+def _witness(figures: list[Figure], index: dict[str, int], normal: str, relaxed: _Outcome) -> _Outcome | None:
+    """A matrix satisfying every figure exactly, sought by fixing the averaged figures' denominators at those of a
+    start (then every figure is linear, _decide_fixed): starts from the banded model, then from a continuous
+    solution of the averaged figures (SLSQP from smoothed versions of the relaxation's witness). None if none is
+    found; that proves nothing."""
+    banded = []
+    for band in WITNESS_BANDS:
+        start = _decide_banded(figures, index, normal, band)
+        banded.append(start.matrix)
+        if start.status == FEASIBLE:
+            if not _violated(figures, start.matrix, index, normal):
+                return _Outcome(FEASIBLE, start.matrix, proven=True)
+            fixed = _decide_fixed(figures, index, normal, start.matrix)
+            if fixed.status == FEASIBLE and not _violated(figures, fixed.matrix, index, normal):
+                return _Outcome(FEASIBLE, fixed.matrix, proven=True)
+    starts = [relaxed.matrix] + [m for m in banded if m is not None]
+    for matrix in starts:
+        targets = _ratio_targets(figures, index, np.asarray(matrix, dtype=float))
+        witness = None if targets is None else _near(figures, index, normal, targets)
+        if witness is not None and not _violated(figures, witness, index, normal):
+            return _Outcome(FEASIBLE, witness, proven=True)
+    return None
+
+
+def _ratio_targets(figures: list[Figure], index: dict[str, int], start: np.ndarray) -> dict[str, np.ndarray] | None:
+    """Per-class precision p, recall r and support share s near those of ``start`` (large classes nearest: they
+    carry most of any error count) whose averages sit at the middle of each averaged figure's printed interval,
+    which meet every per-class ratio figure, and which a matrix can have: as many predictions as samples,
+    sum r_i s_i / p_i = 1. A small smooth problem over 3K numbers (SLSQP), since the averaged figures depend on
+    the matrix only through them. None when SLSQP does not get there."""
+    from scipy.optimize import minimize
+
+    k = len(index)
+    rows, cols, diag = start.sum(axis=1), start.sum(axis=0), np.diag(start)
+    n0 = max(float(start.sum()), 1.0)
+    p0 = np.where(cols > 0, diag / np.maximum(cols, 1e-9), 0.99)
+    r0 = np.where(rows > 0, diag / np.maximum(rows, 1e-9), 0.99)
+    s0 = np.maximum(rows / n0, 1e-4)
+    s0 = s0 / s0.sum()
+
+    def f1(v: np.ndarray) -> np.ndarray:
+        p, r = v[:k], v[k:2 * k]
+        return 2 * p * r / np.maximum(p + r, 1e-12)
+
+    value = {"macro_precision": lambda v: v[:k].mean(), "macro_recall": lambda v: v[k:2 * k].mean(),
+             "macro_f1": lambda v: f1(v).mean(), "weighted_f1": lambda v: float(v[2 * k:] @ f1(v))}
+    cons = [{"type": "eq", "fun": _offset(value[f.kind], float(np.mean(printed_interval(f.value))))}
+            for f in figures if f.kind in RELAXED_KINDS]
+    cons += [{"type": "eq", "fun": lambda v: v[2 * k:].sum() - 1.0},
+             {"type": "eq", "fun": lambda v: float(np.sum(v[k:2 * k] * v[2 * k:] / np.maximum(v[:k], 1e-6))) - 1.0}]
+    bounds = [(1e-3, 1.0)] * (2 * k) + [(1e-6, 1.0)] * k
+    for f in figures:
+        if f.kind in ("precision", "recall") and f.cls:
+            lo, hi = _span(f, -2 * MARGIN)
+            j = index[f.cls] + (k if f.kind == "recall" else 0)
+            bounds[j] = (max(bounds[j][0], lo), min(bounds[j][1], hi))
+        elif f.kind == "f1" and f.cls:
+            lo, hi = _span(f, -2 * MARGIN)
+            i = index[f.cls]
+            cons += [{"type": "ineq", "fun": lambda v, i=i, lo=lo: f1(v)[i] - lo},
+                     {"type": "ineq", "fun": lambda v, i=i, hi=hi: hi - f1(v)[i]}]
+        elif f.kind == "f1_min":
+            cons.append({"type": "ineq", "fun": _offset(f1, _f1_floor(f) + 2 * MARGIN)})
+    if any(lo > hi for lo, hi in bounds):
+        return None
+    v0 = np.clip(np.concatenate([p0, r0, s0]), [b[0] for b in bounds], [b[1] for b in bounds])
+    size = (rows + cols) / max(float((rows + cols).sum()), 1.0) + 1.0 / (4 * k)
+    stiffness = np.concatenate([size, size, np.full(k, 0.1)])
+    res = minimize(lambda v: float(np.sum(stiffness * (v - v0) ** 2)), v0, method="SLSQP", bounds=bounds,
+                   constraints=cons, options={"maxiter": 300, "ftol": 1e-14})
+    if not res.success:
+        return None
+    return {"precision": res.x[:k], "recall": res.x[k:2 * k], "f1": f1(res.x)}
+
+
+def _offset(g: Callable[[np.ndarray], Any], by: float) -> Callable[[np.ndarray], Any]:
+    return lambda v: g(v) - by
+
+
+def _near(figures: list[Figure], index: dict[str, int], normal: str, targets: dict[str, np.ndarray]) -> list[list[int]] | None:
+    """A witness of the narrowed linear model whose per-class ratios, for each averaged figure's metric, lie within
+    a band around the targets (whose averages sit mid-interval), the band as wide as the printed interval allows,
+    so that any such matrix meets each averaged figure (a weighted F1 through two linear rows over the supports,
+    whatever they become). None if HiGHS finds none."""
+    model = _narrowed_model(figures, index, normal, cap=WITNESS_N_CAP_NEAR)
+    if model is None:
+        return None
+    k = model.k
+    ctx = _context(figures, index, -MARGIN)
+    fixed = [i for i, (lo, hi) in enumerate(ctx.support) if lo == hi > 0]  # a printed support: recall C_ii / R_i
+    for fig in figures:
+        if fig.kind not in RELAXED_KINDS:
+            continue
+        lo, hi = _span(fig, -2 * MARGIN)
+        metric = _METRIC_OF[fig.kind]
+        t = targets[metric]
+        band = (hi - lo) / 4
+        if fig.kind == "weighted_f1":
+            n = model.total()
+            model.row(_lin(*((t[i] - band, model.row_sum(i)) for i in range(k)), (-lo, n)), lo=0.0)
+            model.row(_lin(*((t[i] + band, model.row_sum(i)) for i in range(k)), (-hi, n)), hi=0.0)
+        exact = fixed if metric == "recall" else []  # linear as they stand: held by the mean's row, not a band
+        for i in range(k):
+            if i not in exact:
+                _encode_class_ratio(model, metric, i, (max(0.0, t[i] - band), min(1.0, t[i] + band)))
+        if exact:
+            free = [(max(0.0, t[i] - band), min(1.0, t[i] + band)) for i in range(k) if i not in exact]
+            model.row(_lin(*((1.0 / ctx.support[i][0], model.cell(i, i)) for i in exact)),
+                      lo=k * lo - sum(b for _, b in free), hi=k * hi - sum(a for a, _ in free))
+    status, sol = _solve(model, WITNESS_TIME_LIMIT_S)
+    return np.rint(sol[:k * k]).astype(int).reshape(k, k).tolist() if status == FEASIBLE else None
+
+
+def _real_ratios(c: np.ndarray, metric: str) -> np.ndarray:
+    d, r, p = np.diag(c), c.sum(axis=1), c.sum(axis=0)
+    den = {"recall": r, "precision": p, "f1": r + p}[metric]
+    return (2 * d if metric == "f1" else d) / np.maximum(den, 1e-9)
+
+
+def _real_ratios(c: np.ndarray, metric: str) -> np.ndarray:
+    d, r, p = np.diag(c), c.sum(axis=1), c.sum(axis=0)
+    den = {"recall": r, "precision": p, "f1": r + p}[metric]
+    return (2 * d if metric == "f1" else d) / np.maximum(den, 1e-9)
+
+
+def _averaged_value(x: np.ndarray, k: int, kind: str) -> float:
+    """An averaged figure of a real-valued matrix (denominators kept away from 0)."""
+    c = x.reshape(k, k)
+    d, r, p = np.diag(c), c.sum(axis=1), c.sum(axis=0)
+    if kind == "macro_recall":
+        return float(np.mean(d / np.maximum(r, 1e-9)))
+    if kind == "macro_precision":
+        return float(np.mean(d / np.maximum(p, 1e-9)))
+    f = 2 * d / np.maximum(r + p, 1e-9)
+    return float(np.mean(f)) if kind == "macro_f1" else float(np.sum(r * f) / max(c.sum(), 1e-9))
+
+
+def _continuous(figures: list[Figure], model: _Model, start: list[list[int]], floor: float,
+                smooth: float) -> np.ndarray | None:
+    """A real matrix that meets the model's linear rows and puts each averaged figure at the middle of its printed
+    interval (SLSQP, least squares), from a smoothed start: each class's count at least ``floor``, a share
+    ``smooth`` of it spread over the other classes. A start for the witness search, nothing more."""
+    from scipy.optimize import minimize
+
+    k = model.k
+    lin = model.constraints()
+    rows = np.minimum(np.maximum(np.asarray(start, float).sum(axis=1), floor), model.n_max / k)
+    x0 = (np.diag(rows * (1 - smooth)) + np.outer(rows * smooth / (k - 1), np.ones(k)) * (1 - np.eye(k))).ravel()
+    scale = max(float(x0.sum()), 1.0)
+    a = lin.A.toarray() * scale
+    lo, hi = np.where(np.isfinite(lin.lb), lin.lb, -1e18), np.where(np.isfinite(lin.ub), lin.ub, 1e18)
+    targets = [(f.kind, float(np.mean(printed_interval(f.value)))) for f in figures if f.kind in RELAXED_KINDS]
+
+    def loss(y: np.ndarray) -> float:
+        return 1e6 * sum((_averaged_value(y * scale, k, kind) - mid) ** 2 for kind, mid in targets)
+
+    res = minimize(loss, x0 / scale, method="SLSQP", bounds=[(0.0, None)] * (k * k),
+                   constraints=[{"type": "ineq", "fun": lambda y: a @ y - lo},
+                                {"type": "ineq", "fun": lambda y: hi - a @ y}], options={"maxiter": 300})
+    x = res.x * scale
+    return np.maximum(x, 0.0) if np.all(np.isfinite(x)) else None
+
+
+def _narrowed_model(figures: list[Figure], index: dict[str, int], normal: str,
+                    cap: int = 0) -> _Model | None:
+    """The linear model with every printed ratio narrowed by MARGIN (for witness searches), or None if empty."""
+    ctx = _context(figures, index, -MARGIN)
+    if ctx.n[0] > ctx.n[1] or any(lo > hi for lo, hi in ctx.support):
+        return None
+    boxes = _boxes(ctx)
+    model = None if _boxes_empty(boxes) else _build(figures, index, normal, ctx, boxes)
+    if model is not None:  # a witness may be sought among smaller sets (any witness proves); the proofs may not
+        model.row(model.total(), hi=max(ctx.n[0], sum(lo for lo, _ in ctx.support), cap or WITNESS_N_CAP))
+    return model
+
+
+def _decide_banded(figures: list[Figure], index: dict[str, int], normal: str, band: float) -> _Outcome:
+    """A starting point for the witness search: the linear model (narrowed) with every class's ratio, for each
+    averaged figure's metric and each class without its own printed figure of that metric, within ``band`` of
+    the averaged figure's printed interval (a mean of ratios near the mean is the likely shape; it keeps the
+    start away from degenerate matrices whose classes are never predicted)."""
+    model = _narrowed_model(figures, index, normal)
+    if model is None:
+        return _Outcome(INFEASIBLE)
+    own = {(f.kind, index[f.cls]) for f in figures if f.kind in _PER_CLASS and f.cls}
+    for fig in figures:
+        if fig.kind in RELAXED_KINDS:
+            metric = _METRIC_OF[fig.kind]
+            lo, hi = _span(fig, -MARGIN)
+            for i in range(model.k):
+                if (metric, i) not in own:
+                    _encode_class_ratio(model, metric, i, (max(0.0, lo - band), min(1.0, hi + band)))
+    status, x = _solve(model, WITNESS_TIME_LIMIT_S)
+    if status != FEASIBLE:
+        return _Outcome(status)
+    k = model.k
+    return _Outcome(FEASIBLE, np.rint(x[:k * k]).astype(int).reshape(k, k).tolist())
+
+
+def _decide_fixed(figures: list[Figure], index: dict[str, int], normal: str, start: list[list[int]]) -> _Outcome:
+    """A witness search: with the denominators of the averaged figures fixed at those of ``start`` (column sums
+    for macro precision, row sums for macro recall, row plus column sums for macro F1, and those and the total for
+    weighted F1), every averaged figure is linear in the diagonal, so HiGHS solves the exact model restricted to
+    those denominators (narrowed by MARGIN). Infeasible here proves nothing; a witness is checked exactly."""
+    model = _narrowed_model(figures, index, normal)
+    if model is None:
+        return _Outcome(INFEASIBLE)
+    k = model.k
+    c = np.asarray(start)
+    rows, cols = c.sum(axis=1).astype(float), c.sum(axis=0).astype(float)
+    if (rows == 0).any() or (cols == 0).any():
+        return _Outcome(UNDECIDED)
+    kinds = {f.kind for f in figures}
+    for i in range(k):
+        both = _lin((1.0, model.row_sum(i)), (1.0, model.col_sum(i)))
+        for needed, expr, value in (({"macro_recall", "weighted_f1"}, model.row_sum(i), rows[i]),
+                                    ({"macro_precision"}, model.col_sum(i), cols[i]),
+                                    ({"macro_f1", "weighted_f1"}, both, rows[i] + cols[i])):
+            if kinds & needed:
+                model.row(expr, lo=float(value), hi=float(value))
+    n = float(c.sum())
+    for fig in figures:
+        if fig.kind not in RELAXED_KINDS:
+            continue
+        lo, hi = _span(fig, -MARGIN)
+        weights = {"macro_recall": 1.0 / (k * rows), "macro_precision": 1.0 / (k * cols),
+                   "macro_f1": 2.0 / (k * (rows + cols)), "weighted_f1": 2.0 * rows / (n * (rows + cols))}[fig.kind]
+        model.row(_lin(*((w, model.cell(i, i)) for i, w in enumerate(weights))), lo=lo, hi=hi)
+    if "weighted_f1" in kinds:
+        model.row(model.total(), lo=n, hi=n)
+    status, x = _solve(model, WITNESS_TIME_LIMIT_S)
+    if status != FEASIBLE:
+        return _Outcome(status)
+    return _Outcome(FEASIBLE, np.rint(x[:k * k]).astype(int).reshape(k, k).tolist())
+
+
+def _decide_exact(figures: list[Figure], index: dict[str, int], normal: str) -> _Outcome:
+    """SCIP on the exact model: infeasible with every ratio interval widened by MARGIN is proven infeasible; a
+    witness of the model narrowed by MARGIN that satisfies every figure in exact arithmetic is proven feasible."""
+    status, matrix = _scip(figures, index, normal, MARGIN)
+    if status == INFEASIBLE:
+        return _Outcome(INFEASIBLE)
+    if status == FEASIBLE and not _violated(figures, matrix, index, normal):
+        return _Outcome(FEASIBLE, matrix, proven=True)
+    status, matrix = _scip(figures, index, normal, -MARGIN)
+    if status == FEASIBLE and not _violated(figures, matrix, index, normal):
+        return _Outcome(FEASIBLE, matrix, proven=True)
+    return _Outcome(UNDECIDED)
+
+
+def _decide_linear(figures: list[Figure], index: dict[str, int], normal: str, margin: float) -> _Outcome:
+    ctx = _context(figures, index, margin)
     if ctx.n[0] > ctx.n[1] or any(lo > hi for lo, hi in ctx.support):
         return _Outcome(INFEASIBLE)  # contradictory bounds: HiGHS would reject the box itself
     boxes = _boxes(ctx)
@@ -582,7 +949,6 @@ def _boxes_empty(boxes: _Boxes) -> bool:
 
 # --- conflicts --------------------------------------------------------------------------------------------
 
-Decide = Callable[[tuple[int, ...]], _Outcome]
 
 
 @dataclass
@@ -645,10 +1011,11 @@ def _conflicts(n: int, decide: Decide, max_conflicts: int, budget_s: float) -> _
     return search
 
 
-def _small_conflicts(figures: list[Figure], decide: Decide, size: int = SMALL,
-                     budget_s: float = SMALL_BUDGET_S) -> tuple[list[tuple[int, ...]], bool]:
+def _small_conflicts(figures: list[Figure], decide: Decide, index: dict[str, int], normal: str, size: int = SMALL,
+                     budget_s: float = SMALL_BUDGET_S) -> tuple[list[tuple[int, ...]], bool, list[int]]:
     """Every infeasible set of at most ``size`` figures none of whose proper subsets is infeasible, by size then
-    list order, and whether every subset was decided within ``budget_s``. A subset is skipped when it contains a
+    list order, whether every subset was decided within ``budget_s``, and the maximal feasible sets (bitmasks) it
+    grew. A subset is skipped when it contains a
     conflict already found, or when it lies inside a set already decided feasible (a subset of a feasible set
     is feasible, and of a relaxed one relaxed-feasible, as fewer figures only loosen the model); each feasible
     small set is first grown, figure by figure in list order, into a maximal feasible set, so that one solve
@@ -657,10 +1024,12 @@ def _small_conflicts(figures: list[Figure], decide: Decide, size: int = SMALL,
     n = len(figures)
     feasible: list[int] = []  # bitmasks of sets decided feasible
 
-    def grow(members: tuple[int, ...]) -> int:
-        kept = set(members)
+    def grow(members: tuple[int, ...], witness: list[list[int]]) -> int:
+        kept = set(members) | {i for i in range(n) if not _violated([figures[i]], witness, index, normal)}
+        # then figure by figure, each decided without SCIP (the witness heuristics only: fast, and enough here)
         for i in range(n):
-            if i not in kept and time.monotonic() <= deadline and decide(tuple(sorted(kept | {i}))).status == FEASIBLE:
+            if i not in kept and time.monotonic() <= deadline and \
+                    decide(tuple(sorted(kept | {i})), exact=False).status == FEASIBLE:
                 kept.add(i)
         return sum(1 << i for i in kept)
 
@@ -672,15 +1041,15 @@ def _small_conflicts(figures: list[Figure], decide: Decide, size: int = SMALL,
             if any(set(c) <= set(subset) for c in found) or any(mask & w == mask for w in feasible):
                 continue
             if time.monotonic() > deadline:
-                return found, False
-            status = decide(subset).status
-            if status == INFEASIBLE:
+                return found, False, feasible
+            outcome = decide(subset)
+            if outcome.status == INFEASIBLE:
                 found.append(subset)
-            elif status == UNDECIDED:
+            elif outcome.status == UNDECIDED:
                 decided = False
             else:
-                feasible.append(grow(subset))
-    return found, decided
+                feasible.append(grow(subset, outcome.matrix))
+    return found, decided, feasible
 
 
 # --- each conflict as arithmetic --------------------------------------------------------------------------
@@ -837,10 +1206,15 @@ def _violated(figures: Iterable[Figure], matrix: list[list[int]], index: dict[st
     return [fig.id for fig in figures if not _holds(fig, c, index, normal)]
 
 
-def _within(q: Fraction | int, span: Interval, slack: float = 0.0) -> bool:
+def _within(q: Fraction | int, span: Interval) -> bool:
     lo, hi = span
-    above = lo == -np.inf or q >= Fraction(lo) - Fraction(slack)
-    return above and (hi == np.inf or q <= Fraction(hi) + Fraction(slack))
+    return (lo == -np.inf or q >= Fraction(lo)) and (hi == np.inf or q <= Fraction(hi))
+
+
+def _within_printed(q: Fraction, fig: Figure) -> bool:
+    """q inside the figure's printed interval, both ends exact (no float, no slack)."""
+    lo, hi = _printed_exact(fig.value)
+    return lo <= q <= hi
 
 
 def _ratio(num: int, den: int) -> Fraction:
@@ -858,7 +1232,7 @@ def _class_ratios(c: list[list[int]], metric: str) -> list[Fraction]:
     return [_ratio(2 * c[i][i], rows[i] + cols[i]) for i in range(k)]
 
 
-def _holds(fig: Figure, c: list[list[int]], index: dict[str, int], normal: str) -> bool:
+def _holds(fig: Figure, c: list[list[int]], index: dict[str, int], normal: str) -> bool:  # noqa: C901 -- one branch per kind
     k = len(c)
     n, t = sum(map(sum, c)), sum(c[i][i] for i in range(k))
     kind = fig.kind
@@ -866,11 +1240,12 @@ def _holds(fig: Figure, c: list[list[int]], index: dict[str, int], normal: str) 
         q = n if kind == "total" else n - t if kind == "errors" else sum(c[index[fig.cls]])
         return _within(q, _figure_span(fig))
     if kind in ("accuracy", "error_rate"):
-        return _within(_ratio(t if kind == "accuracy" else n - t, n), printed_interval(fig.value), RATIO_SLACK)
+        return _within_printed(_ratio(t if kind == "accuracy" else n - t, n), fig)
     if kind in ("recall", "precision", "f1"):
-        return _within(_class_ratios(c, kind)[index[fig.cls]], printed_interval(fig.value), RATIO_SLACK)
+        return _within_printed(_class_ratios(c, kind)[index[fig.cls]], fig)
     if kind == "f1_min":
-        return all(q >= Fraction(_f1_floor(fig)) - Fraction(RATIO_SLACK) for q in _class_ratios(c, "f1"))
+        floor = _printed_exact(fig.value)[0] if fig.value is not None else Fraction(fig.low)
+        return all(q >= floor for q in _class_ratios(c, "f1"))
     if kind in ("cell", "cell_range"):
         return all(_within(c[i][j], _figure_span(fig)) for i, j in _cells(fig, index, normal))
     if kind == "block_sum":
@@ -879,16 +1254,29 @@ def _holds(fig: Figure, c: list[list[int]], index: dict[str, int], normal: str) 
         s, g = index[fig.source], index[fig.target]
         top = all(c[i][j] <= c[s][g] for i in range(k) for j in range(k) if i != j)
         return top and (fig.value is None or _within(c[s][g], printed_interval(fig.value)))
+    # an averaged figure: defined only when every class occurs (and, for macro precision, is predicted)
+    if any(sum(row) == 0 for row in c) or (kind == "macro_precision" and any(
+            sum(c[i][j] for i in range(k)) == 0 for j in range(k))):
+        return False
     if kind == "weighted_f1":
         weighted = sum(sum(row) * f for row, f in zip(c, _class_ratios(c, "f1"), strict=True))
-        return _within(weighted / n if n else Fraction(0), printed_interval(fig.value), RATIO_SLACK)
-    return _within(sum(_class_ratios(c, _METRIC_OF[kind])) / k, printed_interval(fig.value), RATIO_SLACK)
+        return _within_printed(weighted / n, fig)
+    return _within_printed(sum(_class_ratios(c, _METRIC_OF[kind])) / k, fig)
 
 
 # --- the entry point --------------------------------------------------------------------------------------
 
+def consistent(figures: list[Figure], classes: list[str], normal: str) -> bool | None:
+    """Whether one integer confusion matrix satisfies every figure: True (a witness checked exactly), False
+    (proven infeasible with every ratio interval widened by MARGIN), None (undecided within the time limits)."""
+    _validate(figures, classes, normal)
+    status = _decide(figures, {name: i for i, name in enumerate(classes)}, normal).status
+    return {FEASIBLE: True, INFEASIBLE: False}.get(status)
+
+
 def check(figures: list[Figure], classes: list[str], normal: str, max_conflicts: int = 5,
-          time_budget_s: float = TIME_BUDGET_S, small_budget_s: float = SMALL_BUDGET_S) -> Result:
+          time_budget_s: float = TIME_BUDGET_S, small_budget_s: float = SMALL_BUDGET_S,
+          exact_budget_s: float = EXACT_BUDGET_S) -> Result:
     """Whether one integer confusion matrix satisfies every figure; if not, minimal conflicting sets of ids:
     every one of at most SMALL figures (searched exhaustively while ``small_budget_s`` lasts, and the result
     says whether it finished), then larger ones along a chain of exclusions while ``time_budget_s`` lasts (the
@@ -898,23 +1286,124 @@ def check(figures: list[Figure], classes: list[str], normal: str, max_conflicts:
         raise HarnessError(f"max_conflicts must be at least 1, got {max_conflicts}.")
     index = {name: i for i, name in enumerate(classes)}
     decide = _decider(figures, index, normal)
-    outcome = decide(tuple(range(len(figures))))
-    relaxed = [f.id for f in figures if f.kind in RELAXED_KINDS]
+    everything = tuple(range(len(figures)))
+    outcome = decide(everything)
     if outcome.status == UNDECIDED:
-        return Result(False, [], None, f"Undecided: HiGHS stopped (time limit {TIME_LIMIT_S:g} s per solve, or a "
-                                       f"numerical failure) before proving the {len(figures)} figures feasible or "
-                                       "infeasible, so nothing is claimed.", decided=False)
+        return Result(False, [], None, f"Undecided: the solvers stopped (HiGHS {TIME_LIMIT_S:g} s, SCIP "
+                                       f"{EXACT_TIME_LIMIT_S:g} s per solve, or a numerical failure) before proving the "
+                                       f"{len(figures)} figures feasible or infeasible, so nothing is claimed.",
+                      decided=False)
     if outcome.status == FEASIBLE:
-        missed = _violated(figures, outcome.matrix, index, normal)
-        return Result(True, [], outcome.matrix, _feasible_note(figures, relaxed, missed))
-    small, small_complete = _small_conflicts(figures, decide, budget_s=small_budget_s)
-    search = _conflicts(len(figures), decide, max_conflicts, time_budget_s)
+        return Result(True, [], outcome.matrix, _feasible_note(figures))
+    # the searches decide subsets by the linear relaxation when it already refutes the whole set (fast; its
+    # conflicts are proven), then settle the small subsets it could not with the exact model (_exact_small)
+    relaxed = decide(everything, exact=False).status == INFEASIBLE
+    search_decide = functools.partial(decide, exact=False) if relaxed else decide
+    small, small_complete, _ = _small_conflicts(figures, search_decide, index, normal, budget_s=small_budget_s)
+    exact = _exact_small(figures, decide, small, index, normal, exact_budget_s) \
+        if relaxed and small_budget_s > 0 else _ExactPass()  # part of the small search: off when it is
+    small = sorted(small + exact.found, key=lambda c: (len(c), c))
+    search = _conflicts(len(figures), search_decide, max_conflicts, time_budget_s)
     # every conflict of at most SMALL figures (the same on any machine), then the larger ones the chain of
     # exclusions found while its time budget lasted
     found = small + [c for c in search.found if c not in small]
     conflicts = [[figures[i].id for i in iis] for iis in found]
-    return Result(False, conflicts, None, _infeasible_note(figures, relaxed, conflicts, search, small_complete),
-                  explanations=[_explain(c, figures, index, normal) for c in found], small_complete=small_complete)
+    return Result(False, conflicts, None, _infeasible_note(figures, conflicts, search, small_complete, exact),
+                  explanations=[_explain(c, figures, index, normal) for c in found],
+                  small_complete=small_complete, exact_complete=exact.complete and not exact.undecided,
+                  undecided=[[figures[i].id for i in u] for u in exact.undecided])
+
+
+@dataclass
+class _ExactPass:
+    """What the exact pass over the small subsets with averaged figures found."""
+
+    found: list[tuple[int, ...]] = field(default_factory=list)      # conflicts only the exact model shows
+    undecided: list[tuple[int, ...]] = field(default_factory=list)  # subsets neither proven nor refuted in time
+    complete: bool = True                                           # every such subset was tried
+    tried: int = 0                                                  # subsets that needed the exact model
+    budget_s: float = EXACT_BUDGET_S
+
+
+def _exact_small(figures: list[Figure], decide: Decide, conflicts: list[tuple[int, ...]],  # noqa: C901 -- one pass
+                 index: dict[str, int], normal: str, budget_s: float = EXACT_BUDGET_S, size: int = SMALL) -> _ExactPass:
+    """Every subset of at most ``size`` figures with an averaged figure that the relaxation let through (no exact
+    witness) is decided on the exact model, by size, while ``budget_s`` lasts. Witness chains come first (_witness_chain, one
+    from each averaged figure, for half the budget), each certifying every subset of the figures it satisfies; a subset that contains a conflict is skipped, so each one found is minimal as long as its proper
+    subsets were decided (an undecided one is listed)."""
+    deadline = time.monotonic() + budget_s
+    n = len(figures)
+    out, certified = _ExactPass(budget_s=budget_s), []  # certified: bitmasks of the figures each witness satisfies
+
+    def certify(matrix: list[list[int]]) -> None:
+        certified.append(sum(1 << i for i in range(n) if not _violated([figures[i]], matrix, index, normal)))
+
+    averaged = sum(1 << i for i, f in enumerate(figures) if f.kind in RELAXED_KINDS)
+    chains_until = time.monotonic() + budget_s / 2
+    for seed in (i for i in range(n) if averaged >> i & 1):
+        # a chain of witnesses from each averaged figure, satisfying as many figures as it can: certifies many subsets
+        chain = _witness_chain(figures, (seed,), list(range(n)), index, normal, conflicts, chains_until)
+        if chain is not None and not any(chain[1] & c == chain[1] for c in certified):
+            certified.append(chain[1])
+    known = list(conflicts)
+    for k in range(1, size + 1):
+        for subset in itertools.combinations(range(n), k):
+            mask = sum(1 << i for i in subset)
+            if not mask & averaged or any(mask & c == mask for c in certified) or \
+                    any(set(c) <= set(subset) for c in known):
+                continue
+            relaxed = decide(subset, exact=False)
+            if relaxed.status != FEASIBLE:
+                continue  # infeasible: a conflict the search found (or contains one); undecided: listed there
+            if relaxed.proven:
+                certify(relaxed.matrix)
+                continue
+            if time.monotonic() > deadline:
+                out.complete = False
+                return out
+            out.tried += 1
+            outcome = decide(subset)
+            if outcome.status == INFEASIBLE:
+                out.found.append(subset)
+                known.append(subset)
+            elif outcome.status == FEASIBLE:
+                certify(outcome.matrix)
+            else:
+                out.undecided.append(subset)
+    return out
+
+
+def _witness_chain(figures: list[Figure], seed: tuple[int, ...], order: list[int], index: dict[str, int],
+                   normal: str, conflicts: list[tuple[int, ...]], deadline: float) -> tuple[list[list[int]], int] | None:
+    """A witness for ``seed``, then for each further figure in ``order`` (skipping any that would complete a known
+    conflict) one for the set so far plus it, kept when found: the last witness and the bitmask of the figures it
+    satisfies. None if the seed has none."""
+    members = list(seed)
+    witness = _find_witness([figures[i] for i in members], index, normal)
+    if witness is None:
+        return None
+    for i in order:
+        if i in members or any(set(c) <= {*members, i} for c in conflicts) or time.monotonic() > deadline:
+            continue
+        if not _violated([figures[i]], witness, index, normal):
+            members.append(i)
+            continue
+        found = _find_witness([figures[j] for j in [*members, i]], index, normal)
+        if found is not None:
+            members.append(i)
+            witness = found
+    return witness, sum(1 << i for i in range(len(figures)) if not _violated([figures[i]], witness, index, normal))
+
+
+def _find_witness(figures: list[Figure], index: dict[str, int], normal: str) -> list[list[int]] | None:
+    """An exact witness for the figures by the relaxation and the witness searches alone (no SCIP), or None."""
+    outcome = _decide(figures, index, normal, exact=False)
+    if outcome.status != FEASIBLE:
+        return None
+    if outcome.proven:
+        return outcome.matrix
+    found = _witness(figures, index, normal, outcome)
+    return found.matrix if found is not None else None
 
 
 def _assumption(figures: list[Figure], ids: list[str]) -> str:
@@ -923,34 +1412,37 @@ def _assumption(figures: list[Figure], ids: list[str]) -> str:
     return "the assumption that every class has support >= 1" + (" and is predicted at least once" if predicted else "")
 
 
-def _feasible_note(figures: list[Figure], relaxed: list[str], missed: list[str]) -> str:
-    if not missed:
-        extra = (f", including the averaged figures {', '.join(relaxed)} checked exactly on it" if relaxed else "")
-        return f"Feasible: the witness confusion matrix satisfies all {len(figures)} figures exactly{extra}."
-    exact_missed = [m for m in missed if m not in relaxed]
-    if exact_missed:  # solver tolerance let a linear figure slip; say so rather than claim feasibility
-        return (f"No contradiction found, but the witness misses {', '.join(exact_missed)} when checked exactly "
-                "(solver tolerance), so feasibility is not proven.")
-    return (f"No contradiction found: the witness satisfies every exact figure, but {', '.join(missed)} were "
-            f"checked only through interval bounds on the per-class ratios (under {_assumption(figures, missed)}) "
-            "and do not hold on it, so their consistency with the rest is not proven.")
+def _feasible_note(figures: list[Figure]) -> str:
+    averaged = [f.id for f in figures if f.kind in RELAXED_KINDS]
+    extra = f", including the averaged figures {', '.join(averaged)}" if averaged else ""
+    return (f"Feasible: the witness confusion matrix satisfies all {len(figures)} figures, checked in exact "
+            f"arithmetic{extra}.")
 
 
-def _infeasible_note(figures: list[Figure], relaxed: list[str], conflicts: list[list[str]], search: _Search,
-                     small_complete: bool = True) -> str:
+def _infeasible_note(figures: list[Figure], conflicts: list[list[str]], search: _Search, small_complete: bool,
+                     exact: _ExactPass) -> str:
     n_conflicts = len(conflicts)
     n_small = sum(len(c) <= SMALL for c in conflicts)
     every = "every" if small_complete else "those found, before the search's time budget ran out, among the"
     what = (f"Infeasible: no integer confusion matrix satisfies all {len(figures)} figures; "
             f"{n_conflicts} minimal conflicting set{'s' if n_conflicts != 1 else ''} listed ({every} conflict of at "
             f"most {SMALL} figures, {n_small}, found by trying each subset; then larger ones by a deletion filter)")
-    if relaxed:
-        named = [r for r in relaxed if any(r in conflict for conflict in conflicts)]
-        what += (f" (the averaged figures {', '.join(relaxed)} enter through a relaxation, interval bounds on the "
-                 "per-class ratios, which can only miss contradictions, never invent them")
-        what += f"; conflicts naming {', '.join(named)} rest on {_assumption(figures, named)})" if named else ")"
+    averaged = [f.id for f in figures if f.kind in RELAXED_KINDS]
+    if averaged:
+        named = [r for r in averaged if any(r in conflict for conflict in conflicts)]
+        what += (f"; the averaged figures ({', '.join(averaged)}) are then decided exactly (SCIP, after witness "
+                 f"searches) in each small subset the linear relaxation let through: {exact.tried} needed it")
+        if exact.found:
+            what += f", {len(exact.found)} of them conflicts the relaxation missed"
+        if exact.undecided:
+            what += f", {len(exact.undecided)} stayed undecided ({EXACT_TIME_LIMIT_S:g} s a solve; listed)"
+        if not exact.complete:
+            what += (f"; the pass stopped at its {exact.budget_s:g} s budget, so the remaining such subsets were not "
+                     "decided exactly, and a conflict among them, if any, is not listed")
+        if named:
+            what += f"; conflicts naming {', '.join(named)} rest on {_assumption(figures, named)}"
     if not search.complete:
-        what += ", the search for more stopping at its time budget"
+        what += "; the search for larger ones stopped at its time budget"
     if not search.proven:
-        what += ", though minimality is not proven because a solve during the search was undecided"
+        what += "; minimality of a larger one is not proven because a solve during the search was undecided"
     return what + "."

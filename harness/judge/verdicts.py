@@ -76,7 +76,9 @@ def joint_feasibility(section: dict[str, Any] | None, classes: list[str], writeu
             "conflicts": [{"ids": conflict, "explanation": explanation,
                            "quotes": quoted([by_id[i] for i in conflict], first_line)}
                           for conflict, explanation in zip(result.conflicts, result.explanations, strict=True)],
-            "small_complete": result.small_complete, "figures": len(figures), "lines": lines}
+            "small_complete": result.small_complete, "exact_complete": result.exact_complete,
+            "undecided": [{"ids": ids, "quotes": quoted([by_id[i] for i in ids], first_line)} for ids in result.undecided],
+            "figures": len(figures), "lines": lines}
 
 
 def quoted(figures: list[Any], first_line: dict[str, int | None]) -> list[dict[str, Any]]:

@@ -26,9 +26,9 @@ def pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
-def confusion() -> np.ndarray:
+def confusion(seed: int = 7) -> np.ndarray:
     """A seeded 14 x 14 matrix: a large diagonal, Normal -> abnormal errors, a few of every other kind."""
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     k = len(CLASSES)
     c = np.zeros((k, k), dtype=int)
     c[0, 1:] = rng.integers(2, 30, size=k - 1)
@@ -160,7 +160,7 @@ def test_no_subset_of_a_consistent_table_is_called_infeasible(consistent):
     # the property that matters most: the checker never invents a contradiction (undecided is allowed)
     _, figs = consistent
     rng = random.Random(3)
-    for _ in range(25):
+    for _ in range(10):  # 100 more, of a few figures each, in test_feasibility_oracle.py
         subset = rng.sample(figs, rng.randint(2, len(figs)))
         result = check(subset, CLASSES, "Normal", max_conflicts=1)
         assert result.feasible or not result.decided, [f.id for f in subset]
@@ -175,8 +175,9 @@ def nudged(figs: list[Figure], fid: str, value) -> list[Figure]:
 def assert_minimal(conflict: list[str], figs: list[Figure]) -> None:
     members = [f for f in figs if f.id in conflict]
     assert not check(members, CLASSES, "Normal", max_conflicts=1, small_budget_s=0).feasible
-    for drop in conflict:
-        assert check([f for f in members if f.id != drop], CLASSES, "Normal", max_conflicts=1).feasible, drop
+    for drop in conflict:  # feasible, or undecided (an averaged figure neither proven nor refuted in time)
+        result = check([f for f in members if f.id != drop], CLASSES, "Normal", max_conflicts=1)
+        assert result.feasible or not result.decided, drop
 
 
 @pytest.mark.parametrize(("fid", "shift"), [("f1.Stealing", 0.5), ("errors", 7)])
@@ -225,7 +226,7 @@ def test_a_macro_figure_outside_what_the_per_class_figures_allow():
     assert not result.feasible
     assert "macro_recall" in result.conflicts[0]
     assert len(result.conflicts[0]) == 14  # 13 classes at 99% already average above 90%
-    assert "relaxation" in result.note
+    assert "exactly" in result.note
 
 
 # --- errors ----------------------------------------------------------------------------------------------
