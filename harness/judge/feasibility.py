@@ -575,13 +575,10 @@ def _scip(figures: list[Figure], index: dict[str, int], normal: str, margin: flo
     """The exact model in SCIP: the linear rows of ``_build`` (the relaxation's rows are implied by the exact
     model, so they stay as cuts), and for each averaged figure one continuous ratio per class tied to its integer
     counts (ratio x denominator = numerator) whose mean, or support-weighted mean, lies in the printed interval."""
-    ctx = _context(figures, index, margin)
-    if ctx.n[0] > ctx.n[1] or any(lo > hi for lo, hi in ctx.support):
+    built = _linear(figures, index, normal, margin)
+    if built is None:
         return INFEASIBLE, None
-    boxes = _boxes(ctx)
-    model = None if _boxes_empty(boxes) else _build(figures, index, normal, ctx, boxes)
-    if model is None:
-        return INFEASIBLE, None
+    model, boxes, ctx = built
     from pyscipopt import Model, quicksum  # imported here: only averaged figures need it
 
     scip = Model()
@@ -646,10 +643,16 @@ def _decider(figures: list[Figure], index: dict[str, int], normal: str) -> Decid
     memo: dict[tuple[tuple[int, ...], bool], _Outcome] = {}
 
     def decide(subset: tuple[int, ...], exact: bool = True) -> _Outcome:
-        if (subset, exact) not in memo:
-            known = memo.get((subset, True))
-            memo[(subset, exact)] = known or _decide([figures[i] for i in subset], index, normal, exact)
-        return memo[(subset, exact)]
+        # the relaxation's answer first: it is the exact answer too when it refutes the set or proves it (a
+        # witness checked exactly); the exact model runs only past it, and never stands in for the relaxation
+        if (subset, False) not in memo:
+            memo[(subset, False)] = _decide([figures[i] for i in subset], index, normal, exact=False)
+        relaxed = memo[(subset, False)]
+        if not exact or relaxed.status != FEASIBLE or relaxed.proven:
+            return relaxed
+        if (subset, True) not in memo:
+            memo[(subset, True)] = _decide([figures[i] for i in subset], index, normal, exact=True)
+        return memo[(subset, True)]
 
     return decide
 
@@ -676,10 +679,10 @@ def _decide(figures: list[Figure], index: dict[str, int], normal: str, exact: bo
 
 
 def _witness(figures: list[Figure], index: dict[str, int], normal: str, relaxed: _Outcome) -> _Outcome | None:
-    """A matrix satisfying every figure exactly, sought by fixing the averaged figures' denominators at those of a
-    start (then every figure is linear, _decide_fixed): starts from the banded model, then from a continuous
-    solution of the averaged figures (SLSQP from smoothed versions of the relaxation's witness). None if none is
-    found; that proves nothing."""
+    """A matrix satisfying every figure exactly: the banded model's witness, or the same with the averaged figures'
+    denominators fixed at its own (then every figure is linear, _decide_fixed); then, from the relaxation's and
+    the banded witnesses, per-class ratio targets (_ratio_targets) and an integer matrix in bands around them
+    (_near). None if none is found; that proves nothing."""
     banded = []
     for band in WITNESS_BANDS:
         start = _decide_banded(figures, index, normal, band)
@@ -784,70 +787,30 @@ def _near(figures: list[Figure], index: dict[str, int], normal: str, targets: di
             free = [(max(0.0, t[i] - band), min(1.0, t[i] + band)) for i in range(k) if i not in exact]
             model.row(_lin(*((1.0 / ctx.support[i][0], model.cell(i, i)) for i in exact)),
                       lo=k * lo - sum(b for _, b in free), hi=k * hi - sum(a for a, _ in free))
-    status, sol = _solve(model, WITNESS_TIME_LIMIT_S)
-    return np.rint(sol[:k * k]).astype(int).reshape(k, k).tolist() if status == FEASIBLE else None
+    return _solved(model, WITNESS_TIME_LIMIT_S).matrix
 
 
-def _real_ratios(c: np.ndarray, metric: str) -> np.ndarray:
-    d, r, p = np.diag(c), c.sum(axis=1), c.sum(axis=0)
-    den = {"recall": r, "precision": p, "f1": r + p}[metric]
-    return (2 * d if metric == "f1" else d) / np.maximum(den, 1e-9)
-
-
-def _real_ratios(c: np.ndarray, metric: str) -> np.ndarray:
-    d, r, p = np.diag(c), c.sum(axis=1), c.sum(axis=0)
-    den = {"recall": r, "precision": p, "f1": r + p}[metric]
-    return (2 * d if metric == "f1" else d) / np.maximum(den, 1e-9)
-
-
-def _averaged_value(x: np.ndarray, k: int, kind: str) -> float:
-    """An averaged figure of a real-valued matrix (denominators kept away from 0)."""
-    c = x.reshape(k, k)
-    d, r, p = np.diag(c), c.sum(axis=1), c.sum(axis=0)
-    if kind == "macro_recall":
-        return float(np.mean(d / np.maximum(r, 1e-9)))
-    if kind == "macro_precision":
-        return float(np.mean(d / np.maximum(p, 1e-9)))
-    f = 2 * d / np.maximum(r + p, 1e-9)
-    return float(np.mean(f)) if kind == "macro_f1" else float(np.sum(r * f) / max(c.sum(), 1e-9))
-
-
-def _continuous(figures: list[Figure], model: _Model, start: list[list[int]], floor: float,
-                smooth: float) -> np.ndarray | None:
-    """A real matrix that meets the model's linear rows and puts each averaged figure at the middle of its printed
-    interval (SLSQP, least squares), from a smoothed start: each class's count at least ``floor``, a share
-    ``smooth`` of it spread over the other classes. A start for the witness search, nothing more."""
-    from scipy.optimize import minimize
-
-    k = model.k
-    lin = model.constraints()
-    rows = np.minimum(np.maximum(np.asarray(start, float).sum(axis=1), floor), model.n_max / k)
-    x0 = (np.diag(rows * (1 - smooth)) + np.outer(rows * smooth / (k - 1), np.ones(k)) * (1 - np.eye(k))).ravel()
-    scale = max(float(x0.sum()), 1.0)
-    a = lin.A.toarray() * scale
-    lo, hi = np.where(np.isfinite(lin.lb), lin.lb, -1e18), np.where(np.isfinite(lin.ub), lin.ub, 1e18)
-    targets = [(f.kind, float(np.mean(printed_interval(f.value)))) for f in figures if f.kind in RELAXED_KINDS]
-
-    def loss(y: np.ndarray) -> float:
-        return 1e6 * sum((_averaged_value(y * scale, k, kind) - mid) ** 2 for kind, mid in targets)
-
-    res = minimize(loss, x0 / scale, method="SLSQP", bounds=[(0.0, None)] * (k * k),
-                   constraints=[{"type": "ineq", "fun": lambda y: a @ y - lo},
-                                {"type": "ineq", "fun": lambda y: hi - a @ y}], options={"maxiter": 300})
-    x = res.x * scale
-    return np.maximum(x, 0.0) if np.all(np.isfinite(x)) else None
+def _linear(figures: list[Figure], index: dict[str, int], normal: str,
+            margin: float) -> tuple[_Model, _Boxes, _Context] | None:
+    """The linear model of the figures (ratios widened by ``margin``), with the boxes and context it came from;
+    None when the figures' bounds alone are contradictory (crossed totals or supports, an empty box, or averaged
+    figures the boxes cannot reach)."""
+    ctx = _context(figures, index, margin)
+    if ctx.n[0] > ctx.n[1] or any(lo > hi for lo, hi in ctx.support):
+        return None
+    boxes = _boxes(ctx)
+    model = None if _boxes_empty(boxes) else _build(figures, index, normal, ctx, boxes)
+    return None if model is None else (model, boxes, ctx)
 
 
 def _narrowed_model(figures: list[Figure], index: dict[str, int], normal: str,
                     cap: int = 0) -> _Model | None:
     """The linear model with every printed ratio narrowed by MARGIN (for witness searches), or None if empty."""
-    ctx = _context(figures, index, -MARGIN)
-    if ctx.n[0] > ctx.n[1] or any(lo > hi for lo, hi in ctx.support):
+    built = _linear(figures, index, normal, -MARGIN)
+    if built is None:
         return None
-    boxes = _boxes(ctx)
-    model = None if _boxes_empty(boxes) else _build(figures, index, normal, ctx, boxes)
-    if model is not None:  # a witness may be sought among smaller sets (any witness proves); the proofs may not
-        model.row(model.total(), hi=max(ctx.n[0], sum(lo for lo, _ in ctx.support), cap or WITNESS_N_CAP))
+    model, _, ctx = built  # a witness may be sought among smaller sets (any witness proves); the proofs may not
+    model.row(model.total(), hi=max(ctx.n[0], sum(lo for lo, _ in ctx.support), cap or WITNESS_N_CAP))
     return model
 
 
@@ -867,11 +830,7 @@ def _decide_banded(figures: list[Figure], index: dict[str, int], normal: str, ba
             for i in range(model.k):
                 if (metric, i) not in own:
                     _encode_class_ratio(model, metric, i, (max(0.0, lo - band), min(1.0, hi + band)))
-    status, x = _solve(model, WITNESS_TIME_LIMIT_S)
-    if status != FEASIBLE:
-        return _Outcome(status)
-    k = model.k
-    return _Outcome(FEASIBLE, np.rint(x[:k * k]).astype(int).reshape(k, k).tolist())
+    return _solved(model, WITNESS_TIME_LIMIT_S)
 
 
 def _decide_fixed(figures: list[Figure], index: dict[str, int], normal: str, start: list[list[int]]) -> _Outcome:
@@ -905,10 +864,7 @@ def _decide_fixed(figures: list[Figure], index: dict[str, int], normal: str, sta
         model.row(_lin(*((w, model.cell(i, i)) for i, w in enumerate(weights))), lo=lo, hi=hi)
     if "weighted_f1" in kinds:
         model.row(model.total(), lo=n, hi=n)
-    status, x = _solve(model, WITNESS_TIME_LIMIT_S)
-    if status != FEASIBLE:
-        return _Outcome(status)
-    return _Outcome(FEASIBLE, np.rint(x[:k * k]).astype(int).reshape(k, k).tolist())
+    return _solved(model, WITNESS_TIME_LIMIT_S)
 
 
 def _decide_exact(figures: list[Figure], index: dict[str, int], normal: str) -> _Outcome:
@@ -926,19 +882,18 @@ def _decide_exact(figures: list[Figure], index: dict[str, int], normal: str) -> 
 
 
 def _decide_linear(figures: list[Figure], index: dict[str, int], normal: str, margin: float) -> _Outcome:
-    ctx = _context(figures, index, margin)
-    if ctx.n[0] > ctx.n[1] or any(lo > hi for lo, hi in ctx.support):
-        return _Outcome(INFEASIBLE)  # contradictory bounds: HiGHS would reject the box itself
-    boxes = _boxes(ctx)
-    if _boxes_empty(boxes):
-        return _Outcome(INFEASIBLE)  # e.g. a recall figure that leaves no integer diagonal count
-    model = _build(figures, index, normal, ctx, boxes)
-    if model is None:
-        return _Outcome(INFEASIBLE)
-    status, x = _solve(model)
+    built = _linear(figures, index, normal, margin)
+    # None: contradictory bounds (HiGHS would reject the box itself), or e.g. a recall figure that leaves no
+    # integer diagonal count
+    return _Outcome(INFEASIBLE) if built is None else _solved(built[0])
+
+
+def _solved(model: _Model, time_limit_s: float = TIME_LIMIT_S) -> _Outcome:
+    """HiGHS on the model, its solution as an integer matrix."""
+    status, x = _solve(model, time_limit_s)
     if status != FEASIBLE:
         return _Outcome(status)
-    k = ctx.k
+    k = model.k
     return _Outcome(FEASIBLE, np.rint(x[:k * k]).astype(int).reshape(k, k).tolist())
 
 
@@ -1012,10 +967,9 @@ def _conflicts(n: int, decide: Decide, max_conflicts: int, budget_s: float) -> _
 
 
 def _small_conflicts(figures: list[Figure], decide: Decide, index: dict[str, int], normal: str, size: int = SMALL,
-                     budget_s: float = SMALL_BUDGET_S) -> tuple[list[tuple[int, ...]], bool, list[int]]:
+                     budget_s: float = SMALL_BUDGET_S) -> tuple[list[tuple[int, ...]], bool]:
     """Every infeasible set of at most ``size`` figures none of whose proper subsets is infeasible, by size then
-    list order, whether every subset was decided within ``budget_s``, and the maximal feasible sets (bitmasks) it
-    grew. A subset is skipped when it contains a
+    list order, and whether every subset was decided within ``budget_s``. A subset is skipped when it contains a
     conflict already found, or when it lies inside a set already decided feasible (a subset of a feasible set
     is feasible, and of a relaxed one relaxed-feasible, as fewer figures only loosen the model); each feasible
     small set is first grown, figure by figure in list order, into a maximal feasible set, so that one solve
@@ -1041,7 +995,7 @@ def _small_conflicts(figures: list[Figure], decide: Decide, index: dict[str, int
             if any(set(c) <= set(subset) for c in found) or any(mask & w == mask for w in feasible):
                 continue
             if time.monotonic() > deadline:
-                return found, False, feasible
+                return found, False
             outcome = decide(subset)
             if outcome.status == INFEASIBLE:
                 found.append(subset)
@@ -1049,7 +1003,7 @@ def _small_conflicts(figures: list[Figure], decide: Decide, index: dict[str, int
                 decided = False
             else:
                 feasible.append(grow(subset, outcome.matrix))
-    return found, decided, feasible
+    return found, decided
 
 
 # --- each conflict as arithmetic --------------------------------------------------------------------------
@@ -1299,7 +1253,7 @@ def check(figures: list[Figure], classes: list[str], normal: str, max_conflicts:
     # conflicts are proven), then settle the small subsets it could not with the exact model (_exact_small)
     relaxed = decide(everything, exact=False).status == INFEASIBLE
     search_decide = functools.partial(decide, exact=False) if relaxed else decide
-    small, small_complete, _ = _small_conflicts(figures, search_decide, index, normal, budget_s=small_budget_s)
+    small, small_complete = _small_conflicts(figures, search_decide, index, normal, budget_s=small_budget_s)
     exact = _exact_small(figures, decide, small, index, normal, exact_budget_s) \
         if relaxed and small_budget_s > 0 else _ExactPass()  # part of the small search: off when it is
     small = sorted(small + exact.found, key=lambda c: (len(c), c))
