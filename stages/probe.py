@@ -59,8 +59,15 @@ def main() -> None:
     windows = build_windows(index, window_cfg)
     features = window_features(thumbnails, windows, window_cfg)  # row = window_id
 
-    summary, predictions = {}, {}
+    summary, predictions, skipped = {}, {}, {}
     for strategy, manifest in manifests.items():
+        if manifest.not_applicable:  # the split stage found the strategy cannot apply: said, not scored
+            skipped[strategy] = manifest.not_applicable
+            write_json(args.out / "splits" / strategy / "metrics.json",
+                       {"model": MODEL_NAME, "strategy": strategy, "labels": "true", "data_source": data.source,
+                        "profile": run.profile, "not_applicable": manifest.not_applicable})
+            log.warning("%s: not applicable on this data, not probed: %s", strategy, manifest.not_applicable)
+            continue
         predictions[strategy], scores = probe(features, manifest.role("train"), manifest.role("test"),
                                               data.classes, cfg, evaluate)
         eval_set = describe_eval_set(manifest.test_set)
@@ -85,7 +92,7 @@ def main() -> None:
             for strategy in ("frame", "video") if strategy in summary}
     write_csv(args.out / "gap_curve.csv", pd.DataFrame(curve, columns=list(GAP_CURVE_COLUMNS)))
     write_json(args.out / "metrics.json", {"model": MODEL_NAME, "data_source": data.source,
-                                           "scores": summary, "drops": drops,
+                                           "scores": summary, "drops": drops, "not_applicable": skipped,
                                            "gap_curve": {"by_gap": {f"gap_{row['gap']}": row for row in curve},
                                                          "ends": ends}})
 

@@ -19,9 +19,9 @@ from harness.cli import run_stage
 from harness.config import DataConfig, LeakageConfig, SplitsConfig, WindowConfig, load_params, load_section
 from harness.data.windows import build_windows
 from harness.io import write_csv, write_json, write_parquet
-from harness.leakage.evidence import leakage_evidence
+from harness.leakage.evidence import Evidence, leakage_evidence
 from harness.leakage.gallery import write_gallery
-from harness.leakage.splits import make_manifest, save_manifest
+from harness.leakage.splits import NotApplicable, make_manifest, not_applicable_manifest, save_manifest
 
 log = logging.getLogger("harness")
 
@@ -41,8 +41,12 @@ def main() -> None:
 
     index = pd.read_parquet(args.index)
     windows = build_windows(index, window_cfg)
-    manifest = make_manifest(args.strategy, windows, splits, window_cfg)
-    found = leakage_evidence(manifest, index, window_cfg, leakage_cfg, data.classes)
+    try:
+        manifest = make_manifest(args.strategy, windows, splits, window_cfg)
+    except NotApplicable as e:  # written as such: the train, control, probe and audit stages skip it, saying why
+        manifest = not_applicable_manifest(args.strategy, str(e))
+    found = Evidence.none() if manifest.not_applicable else \
+        leakage_evidence(manifest, index, window_cfg, leakage_cfg, data.classes)
     metrics = {
         "strategy": args.strategy,
         "data_source": data.source,
@@ -50,6 +54,7 @@ def main() -> None:
         "hamming_radius": leakage_cfg.hamming_radius,
         **found.by_role,
         "exact_duplicates": found.exact_duplicates,
+        **({"not_applicable": manifest.not_applicable} if manifest.not_applicable else {}),
     }
     meta = save_manifest(args.out / "manifest.parquet", manifest, index, window_cfg, data)
     write_parquet(args.out / "leak_pairs.parquet", found.pairs)
@@ -57,6 +62,10 @@ def main() -> None:
     scored = found.pairs[found.pairs["role"] == "test"]
     write_gallery(scored, args.out / "gallery", leakage_cfg.gallery_pairs, data.image_size)
     write_json(args.out / "leakage.json", metrics)
+    if manifest.not_applicable:
+        log.warning("%s: not applicable on this data, skipped by every later stage: %s", args.strategy,
+                    manifest.not_applicable)
+        return
     test = metrics["test"]
     log.info(
         "%s: %s windows; test %s (%d videos shared with train, near-duplicate rate %.3f, %.3f over chance); "

@@ -62,6 +62,9 @@ def main() -> None:
 
 def train(args: argparse.Namespace, params: dict) -> None:
     manifest, meta = load_manifest(args.manifest)
+    if manifest.not_applicable:
+        skip(args, params, manifest)
+        return
     index = pd.read_parquet(args.index, columns=["path"])
     setup = build_run(params, args.model, manifest, meta["content_hash"], index, args.out, args.shuffle_labels)
     if not setup.spec.ranks.is_main:
@@ -78,6 +81,27 @@ def train(args: argparse.Namespace, params: dict) -> None:
     log.info("done: %d epochs (%s), best %s %.3f at epoch %d, %.1f s", summary["epochs_run"], summary["stopped_by"],
              summary["monitor"], summary["best_val_score"], summary["best_epoch"], summary["seconds_training_total"])
     evaluate(args, params, manifest, index, setup)
+
+
+def skip(args: argparse.Namespace, params: dict, manifest) -> None:
+    """A strategy that does not apply to the data: no training, and every declared output says why (DVC records the
+    stage as run; the audit and the report show the reason instead of a score)."""
+    data = load_section(params, "data", DataConfig)
+    record = {"model": args.model, "labels": "shuffled across videos" if args.shuffle_labels else "true",
+              "strategy": manifest.strategy, "data_source": data.source,
+              "profile": load_section(params, "run", RunConfig).profile, "not_applicable": manifest.not_applicable}
+    for folder in (args.out / "checkpoints", args.out / "live" / "plots" / "metrics"):
+        folder.mkdir(parents=True, exist_ok=True)
+    for path in (args.out / "summary.json", args.out / "live" / "metrics.json", args.eval_out / "metrics.json"):
+        write_json(path, record)
+    empty = {"per_class.csv": ["class"], "predictions.csv": ["actual", "predicted_class"],
+             "video_predictions.csv": ["actual", "predicted_class"]}
+    for name, columns in empty.items():
+        write_csv(args.eval_out / name, pd.DataFrame(columns=columns))
+    if args.shuffle_labels:
+        write_csv(args.out / "video_labels.csv", pd.DataFrame(columns=["video_id", "true_label", "control_label"]))
+    log.warning("%s on %s: not applicable on this data, not trained: %s", args.model, manifest.strategy,
+                manifest.not_applicable)
 
 
 def evaluate(args: argparse.Namespace, params: dict, manifest, index: pd.DataFrame, setup) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html import escape as html_escape
 
 import pandas as pd
 import pytest
@@ -86,6 +87,32 @@ def test_the_report_judges_every_claim(smoke_repo):
     assert bench["claims"]["bf16_train_step"]["status"] == "measured"
     assert bench["claims"]["fp16_peak_memory"]["status"] == "not testable here"  # a GPU measurement
     assert verdicts["verdicts"]["memory.amp_measured"] == "not testable here"
+
+
+def test_a_strategy_that_cannot_apply_is_skipped_with_its_reason(smoke_repo):
+    """The smoke set's videos (36 to 72 PNGs) are too short for the gap split (a training window, a gap and an
+    evaluation window of 36 PNGs each): its split stage writes it as not applicable, the stages after it run and
+    say why, and the report shows the reason where the scores would be; every other strategy runs to the end."""
+    repo, first = smoke_repo
+    log = first.stdout + first.stderr
+    for stage in ("split@gap", "train@baseline-gap", "train@multitask-gap"):
+        assert f"Running stage '{stage}'" in first.stdout, stage
+    reason = json.loads((repo / SPLITS / "gap" / "manifest.json").read_text())["not_applicable"]
+    assert reason.startswith("the gap split has nothing to evaluate") and "36 PNGs each" in reason
+    assert pd.read_parquet(repo / SPLITS / "gap" / "manifest.parquet").empty
+    assert json.loads((repo / SPLITS / "gap" / "leakage.json").read_text())["not_applicable"] == reason
+    for path in (f"{RUNS}/eval/multitask-gap/metrics.json", f"{RUNS}/train/baseline-gap/summary.json",
+                 f"{RUNS}/probe/splits/gap/metrics.json"):
+        assert json.loads((repo / path).read_text())["not_applicable"] == reason, path
+    assert not any((repo / RUNS / "train" / "multitask-gap" / "checkpoints").iterdir())  # nothing trained
+    assert "multitask on gap: not applicable on this data, not trained" in log
+    assert json.loads((repo / "reports" / "audit.json").read_text())["not_applicable"] == {"gap": reason}
+    assert json.loads((repo / RUNS / "probe" / "metrics.json").read_text())["not_applicable"] == {"gap": reason}
+    assert "gap" not in set(pd.read_csv(repo / "reports" / "audit_table.csv")["strategy"])
+    html = (repo / "reports" / "report.html").read_text()
+    markdown = (repo / "reports" / "report.md").read_text()
+    assert f"not applicable on this data: {reason}" in markdown
+    assert f"not applicable on this data: {html_escape(reason)}" in html
 
 
 def test_second_repro_runs_nothing(smoke_repo):

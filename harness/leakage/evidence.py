@@ -215,6 +215,11 @@ class Evidence:
     pairs: pd.DataFrame  # PAIR_COLUMNS: one row per evaluation frame with a near-duplicate in training
     videos: pd.DataFrame  # VIDEO_COLUMNS: one row per evaluation video
 
+    @classmethod
+    def none(cls) -> Evidence:
+        """The evidence of a strategy that does not apply to the data: nothing, in the same files."""
+        return cls({}, {}, pd.DataFrame(columns=PAIR_COLUMNS), pd.DataFrame(columns=VIDEO_COLUMNS))
+
 
 def leakage_evidence(manifest: Manifest, index: pd.DataFrame, window_cfg: WindowConfig, cfg: LeakageConfig,
                      classes: tuple[str, ...]) -> Evidence:

@@ -38,6 +38,12 @@ ROLES = ("train", "val", "test")
 MANIFEST_COLUMNS = ["window_id", "video_id", "label", "start", "first_row", "split"]
 
 
+class NotApplicable(HarnessError):
+    """A strategy that cannot apply to this data (the gap split on videos too short for two windows and a gap, the
+    official split without a Test folder, a video split with too few videos). The pipeline skips it, saying why
+    (``not_applicable_manifest``), and every other strategy runs to the end."""
+
+
 class LeakageGuardError(HarnessError):
     """A manifest that promises video-disjoint sets has a video on two sides, or a gap manifest has a video whose
     training and evaluation windows come closer than its gap."""
@@ -49,6 +55,11 @@ class Manifest:
     windows: pd.DataFrame  # MANIFEST_COLUMNS; split in train | val | test
     test_set: str  # the role scored as "test": "test", or "val" where the write-up reused validation
     details: dict[str, Any] = field(default_factory=dict)  # strategy-specific facts for manifest.json
+
+    @property
+    def not_applicable(self) -> str | None:
+        """Why the strategy does not apply to this data (the manifest is then empty), or None."""
+        return self.details.get("not_applicable")
 
     def role(self, name: str) -> pd.DataFrame:
         """Windows of ``name`` (train | val | test); test resolves to val where test = val."""
@@ -94,7 +105,16 @@ def save_manifest(path: Path, manifest: Manifest, index: pd.DataFrame, window_cf
 def load_manifest(path: Path) -> tuple[Manifest, dict[str, Any]]:
     """A manifest written by the split stage, with its metadata (manifest.json beside it)."""
     meta = read_json(path.with_suffix(".json"))
-    return Manifest(meta["strategy"], pd.read_parquet(path), meta["test_set"]), meta
+    details = {"not_applicable": meta["not_applicable"]} if meta.get("not_applicable") else {}
+    return Manifest(meta["strategy"], pd.read_parquet(path), meta["test_set"], details), meta
+
+
+def not_applicable_manifest(strategy: str, reason: str) -> Manifest:
+    """The empty manifest of a strategy that cannot apply to this data; its metadata carries the reason, which
+    every later stage passes on instead of training or scoring (the one place the fact lives)."""
+    empty = pd.DataFrame({c: pd.Series(dtype="int64" if c in ("window_id", "label", "start", "first_row") else object)
+                          for c in MANIFEST_COLUMNS})
+    return Manifest(strategy, empty, test_set="test", details={"not_applicable": reason})
 
 
 def manifest_hash(windows: pd.DataFrame, index: pd.DataFrame) -> str:
@@ -127,7 +147,7 @@ def hold_out_videos(windows: pd.DataFrame, fractions: dict[str, float], seed: in
     """
     videos = windows.groupby("video_id", sort=True)["label"].first()
     if len(videos) <= len(fractions):
-        raise HarnessError(
+        raise NotApplicable(
             f"only {len(videos)} videos to split into train and {' and '.join(fractions)} by video; "
             f"use more videos"
         )
@@ -179,7 +199,7 @@ def official_split(windows: pd.DataFrame, cfg: SplitsConfig) -> Manifest:
     train_windows = windows[windows["official_split"] == "train"].reset_index(drop=True)
     test_windows = windows[windows["official_split"] == "test"].reset_index(drop=True)
     if test_windows.empty:
-        raise HarnessError("the official strategy needs a Test/ folder with windows, and the index has none")
+        raise NotApplicable("the official split needs a Test/ folder with windows, and the index has none")
     split = hold_out_videos(train_windows, {"val": cfg.official.val_fraction}, cfg.official.seed)
     out = pd.concat(
         [train_windows.assign(split=split), test_windows.assign(split="test")], ignore_index=True
@@ -244,13 +264,18 @@ def make_manifest(strategy: str, windows: pd.DataFrame, cfg: SplitsConfig,
             raise HarnessError("the gap strategy needs the windows section (where a window ends) to place its gap")
         manifest = gap_split(windows, cfg, window_cfg)
         if manifest.role("test").empty:
-            raise HarnessError(
+            raise NotApplicable(
                 f"the gap split has nothing to evaluate: no Train video is long enough for a training window, a gap "
                 f"of {cfg.gap.frames} PNGs (splits.gap.frames) and an evaluation window ({window_cfg.span} PNGs each); "
-                f"lower splits.gap.frames or drop gap from pipeline.strategies"
+                f"longer videos or a smaller splits.gap.frames would let it apply"
             )
-        return manifest
-    return STRATEGIES[strategy](windows, cfg)
+    else:
+        manifest = STRATEGIES[strategy](windows, cfg)
+    for role in ("train", "test"):
+        if manifest.role(role).empty:
+            raise NotApplicable(f"the {strategy} split leaves no window to {'train on' if role == 'train' else 'score'} "
+                                f"with these videos ({windows['video_id'].nunique()} with at least one window)")
+    return manifest
 
 
 def assert_video_disjoint(manifest: Manifest) -> None:

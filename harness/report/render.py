@@ -74,9 +74,14 @@ class ReportInputs:
 def collect(inputs: ReportInputs) -> dict[str, Any]:
     """Every metric file of a pipeline run (see ReportInputs)."""
     inputs.require()
+    leakage = {p.parent.name: _read_json(p) or {} for p in sorted(Path(inputs.splits).glob("*/leakage.json"))}
+    # a strategy that does not apply to the data (the split stage's reason): shown as such, nothing else of it read
+    skipped = {strategy: record["not_applicable"] for strategy, record in leakage.items() if record.get("not_applicable")}
     evals = {}
     for path in sorted(Path(inputs.evals).glob("*/metrics.json")):
         entry = {"metrics": _read_json(path)}
+        if (entry["metrics"] or {}).get("not_applicable"):
+            continue
         predictions = path.parent / "predictions.csv"
         if predictions.is_file():
             entry["predictions"] = pd.read_csv(predictions, usecols=["actual", "predicted_class"])
@@ -85,6 +90,8 @@ def collect(inputs: ReportInputs) -> dict[str, Any]:
     for kind in ("train", "control"):
         for path in sorted((Path(inputs.runs) / kind).glob("*/summary.json")):
             summary = _read_json(path) or {}
+            if summary.get("not_applicable"):
+                continue
             summary.pop("history", None)
             train[f"{kind}/{path.parent.name}"] = summary
     sweeps = Path(inputs.sweeps)
@@ -98,9 +105,12 @@ def collect(inputs: ReportInputs) -> dict[str, Any]:
         "bench_records": _read_json(Path(inputs.bench) / "records.json") or [],
         "prepare": _read_json(inputs.prepared),
         "probe": _read_json(inputs.probe),
-        "leakage": {p.parent.name: _read_json(p) for p in sorted(Path(inputs.splits).glob("*/leakage.json"))},
-        "leak_videos": {p.parent.name: pd.read_csv(p) for p in sorted(Path(inputs.splits).glob("*/leak_videos.csv"))},
-        "galleries": {p.parent.parent.name: gallery_of(p) for p in sorted(Path(inputs.splits).glob("*/gallery/gallery.csv"))},
+        "leakage": {strategy: record for strategy, record in leakage.items() if strategy not in skipped},
+        "leak_videos": {p.parent.name: pd.read_csv(p) for p in sorted(Path(inputs.splits).glob("*/leak_videos.csv"))
+                        if p.parent.name not in skipped},
+        "galleries": {p.parent.parent.name: gallery_of(p) for p in sorted(Path(inputs.splits).glob("*/gallery/gallery.csv"))
+                      if p.parent.parent.name not in skipped},
+        "not_applicable": skipped,
         "evals": evals,
         "train": train,
         "model": bench.get("model") or {},
@@ -228,6 +238,7 @@ def build_context(collected: dict[str, Any], registry: Registry, images: dict[st
         "sweep_rows": sweeps.to_dict("records") if sweeps is not None else [],
         "drops": ((collected.get("audit") or {}).get("drops")) or {},
         "leakage": collected.get("leakage") or {},
+        "not_applicable": collected.get("not_applicable") or {},
         "leakage_radius": params.get("leakage", {}).get("hamming_radius"),
         "leak_videos": top_leaking_videos(collected.get("leak_videos") or {}),
         "galleries": collected.get("galleries") or {},

@@ -23,13 +23,20 @@ TABLE_COLUMNS = [
 
 
 def load_evaluations(eval_dir: Path) -> dict[str, dict[str, Any]]:
-    """Every evaluation folder under ``eval_dir``: its metrics and its window predictions, by folder path."""
+    """Every evaluation folder under ``eval_dir``: its metrics and its window predictions, by folder path. A run
+    whose split does not apply to the data has metrics that say so (``not_applicable``) and no predictions."""
     out = {}
     for metrics_path in sorted(eval_dir.glob("*/metrics.json")):
-        folder = metrics_path.parent
-        out[str(folder)] = {"metrics": read_json(metrics_path),
-                            "predictions": pd.read_csv(folder / "predictions.csv")}
+        folder, metrics = metrics_path.parent, read_json(metrics_path)
+        out[str(folder)] = {"metrics": metrics} if metrics.get("not_applicable") else \
+            {"metrics": metrics, "predictions": pd.read_csv(folder / "predictions.csv")}
     return out
+
+
+def not_applicable(evaluations: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Strategy -> why it does not apply to the data, from the evaluations that say so."""
+    return {e["metrics"]["strategy"]: e["metrics"]["not_applicable"] for e in evaluations.values()
+            if e["metrics"].get("not_applicable")}
 
 
 def min_class_f1(predictions: pd.DataFrame) -> float:
@@ -43,7 +50,10 @@ def min_class_f1(predictions: pd.DataFrame) -> float:
 
 def audit(evaluations: dict[str, dict[str, Any]], leakage: dict[str, dict[str, Any]], n_classes: int,
           cfg: EvaluateConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The table (one row per evaluation) and the DVC metrics (scores by model and strategy, drops)."""
+    """The table (one row per evaluation) and the DVC metrics (scores by model and strategy, drops, and the
+    strategies that do not apply to the data, with the reason: no row in the table)."""
+    skipped = not_applicable(evaluations)
+    evaluations = {k: e for k, e in evaluations.items() if not e["metrics"].get("not_applicable")}
     rows = []
     for entry in evaluations.values():
         m = entry["metrics"]
@@ -65,7 +75,7 @@ def audit(evaluations: dict[str, dict[str, Any]], leakage: dict[str, dict[str, A
         })
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS).sort_values(["labels", "model", "strategy"], ignore_index=True)
 
-    metrics: dict[str, Any] = {"scores": {}, "drops": {}}
+    metrics: dict[str, Any] = {"scores": {}, "drops": {}, "not_applicable": skipped}
     for row in table.itertuples():
         group = "control" if row.labels != "true" else row.model
         metrics["scores"].setdefault(group, {})[row.strategy] = {
