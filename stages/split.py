@@ -6,7 +6,8 @@ shared frames, near-duplicate and chance rates by radius, the excess over chance
 majority-class rate; exact duplicates by role pair), leak_pairs.parquet (each evaluation frame with a
 near-duplicate in training, beside it), leak_videos.csv (per evaluation video: its leak share and
 the training video it matches most) and gallery/ (the closest pairs of the scored set as PNGs, with
-gallery.csv: what the report shows).
+gallery.csv: what the report shows). A strategy that cannot apply to the data (NotApplicable) writes the same
+files, empty, with its reason in manifest.json and leakage.json (`not_applicable`); the later stages skip it.
 """
 
 import argparse
