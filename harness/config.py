@@ -211,6 +211,17 @@ class RunConfig:
     deterministic: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = nonneg(default=0)
+    model_free: bool = False  # a model-free audit (make audit): nothing trained or benchmarked, see MODEL_FREE
+
+    @property
+    def not_run(self) -> str | None:
+        """Why the train, control and benchmark stages do not run (a model-free audit), or None."""
+        return MODEL_FREE if self.model_free else None
+
+
+# what every skipped stage of a model-free audit says, and the report repeats
+MODEL_FREE = ("a model-free audit (run.model_free = true, `make audit`): the index, the splits with their leakage "
+              "evidence, the 1-NN probe and the report ran; no model was trained, no shuffled-label control, no benchmark")
 
 
 @dataclass(frozen=True, kw_only=True)

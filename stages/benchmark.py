@@ -11,6 +11,7 @@ precision, compile mode, device, versions, threads, warm-up and timed steps, rou
 samples/s, noisy flag) and summary.json (DVC metrics: each speed claim's ratio with its 95% interval
 and status, measured or not testable here with the stand-in; and the multi-task model at the write-up's
 dimensions: parameters, fp32 weight and weights+AdamW checkpoint sizes, for the report's claims).
+A model-free audit (run.model_free) times nothing: empty records and a summary that says why (`not_run`).
 """
 
 import argparse
@@ -39,6 +40,14 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(args.params)
     run = load_section(params, "run", RunConfig)
+    if run.not_run:  # a model-free audit: the same files, saying so (the report marks the speed claims not run)
+        write_json(args.out / "records.json", [])
+        write_csv(args.out / "records.csv", pd.DataFrame(columns=["name"]))
+        write_json(args.out / "summary.json", {"profile": run.profile, "data_source": params["data"]["source"],
+                                               "not_run": run.not_run, "claims": {}, "noisy_records": 0,
+                                               "model": {"paper": paper_model_facts()}})
+        log.warning("not run: %s", run.not_run)
+        return
     manifest, _ = load_manifest(args.manifest)
     index = pd.read_parquet(args.index, columns=["path"])
     bench = make_workbench(params, index["path"].to_numpy(), manifest.role("train"))

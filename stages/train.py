@@ -12,6 +12,9 @@ per_class.csv, predictions.csv (every window with its 14 class probabilities) an
 (DVC confusion plots). Scoring in the training process spares a second start of torch and timm; when
 only the evaluation settings or code change, the stage resumes its finished run and scores it again.
 
+A split that does not apply to the data (its manifest.json says `not_applicable`) or a model-free audit
+(run.model_free) trains nothing: every output above is written, empty, saying why (`not_applicable` / `not_run`).
+
 With train.nproc_per_node = N > 1 the script starts itself again under `torchrun --standalone
 --nproc_per_node=N` (data-parallel, harness.runtime.distributed); `torchrun ... stages/train.py ...` by hand
 (several nodes) works too. Rank 0 writes every output.
@@ -62,8 +65,10 @@ def main() -> None:
 
 def train(args: argparse.Namespace, params: dict) -> None:
     manifest, meta = load_manifest(args.manifest)
-    if manifest.not_applicable:
-        skip(args, params, manifest)
+    not_run = load_section(params, "run", RunConfig).not_run
+    if manifest.not_applicable or not_run:
+        skip(args, params, manifest, {"not_applicable": manifest.not_applicable} if manifest.not_applicable
+             else {"not_run": not_run})
         return
     index = pd.read_parquet(args.index, columns=["path"])
     setup = build_run(params, args.model, manifest, meta["content_hash"], index, args.out, args.shuffle_labels)
@@ -83,13 +88,14 @@ def train(args: argparse.Namespace, params: dict) -> None:
     evaluate(args, params, manifest, index, setup)
 
 
-def skip(args: argparse.Namespace, params: dict, manifest) -> None:
-    """A strategy that does not apply to the data: no training, and every declared output says why (DVC records the
-    stage as run; the audit and the report show the reason instead of a score)."""
+def skip(args: argparse.Namespace, params: dict, manifest, why: dict[str, str]) -> None:
+    """A strategy that does not apply to the data (``not_applicable``) or a model-free audit (``not_run``): no
+    training, and every declared output says why (DVC records the stage as run; the audit and the report show
+    the reason instead of a score)."""
     data = load_section(params, "data", DataConfig)
     record = {"model": args.model, "labels": "shuffled across videos" if args.shuffle_labels else "true",
               "strategy": manifest.strategy, "data_source": data.source,
-              "profile": load_section(params, "run", RunConfig).profile, "not_applicable": manifest.not_applicable}
+              "profile": load_section(params, "run", RunConfig).profile, **why}
     for folder in (args.out / "checkpoints", args.out / "live" / "plots" / "metrics"):
         folder.mkdir(parents=True, exist_ok=True)
     for path in (args.out / "summary.json", args.out / "live" / "metrics.json", args.eval_out / "metrics.json"):
@@ -100,8 +106,8 @@ def skip(args: argparse.Namespace, params: dict, manifest) -> None:
         write_csv(args.eval_out / name, pd.DataFrame(columns=columns))
     if args.shuffle_labels:
         write_csv(args.out / "video_labels.csv", pd.DataFrame(columns=["video_id", "true_label", "control_label"]))
-    log.warning("%s on %s: not applicable on this data, not trained: %s", args.model, manifest.strategy,
-                manifest.not_applicable)
+    log.warning("%s on %s: %s, not trained: %s", args.model, manifest.strategy,
+                "not applicable on this data" if "not_applicable" in why else "not run", next(iter(why.values())))
 
 
 def evaluate(args: argparse.Namespace, params: dict, manifest, index: pd.DataFrame, setup) -> None:

@@ -203,8 +203,10 @@ def test_push_and_pull_through_a_shared_remote(smoke_repo, tmp_path):
     assert status == {"prepare": [{"changed outs": {f"{PREPARED}/frames": "deleted"}}]}
 
 
-def test_exp_run_on_real_frames_layout(tmp_path):
-    """`dvc exp run -S profile=smoke -S data=ucf_crime_frames -S data.root=...` indexes a folder in place."""
+def test_model_free_audit_of_a_real_frames_layout(tmp_path):
+    """`make audit DATA=...`'s command (`dvc exp run -S run.model_free=true -S data=ucf_crime_frames -S data.root=...`,
+    here on the smoke profile) indexes a folder in place and runs the index, splits, probe and report without
+    training: the report says what did not run, and gap (videos of 40-44 PNGs) shows as not applicable."""
     dataset = tmp_path / "UCF-Crime"
     for v in range(6):
         good_video(dataset, "Train", "Abuse", f"Abuse{v:03d}_x264", 40, start_seed=100 * v)
@@ -213,14 +215,33 @@ def test_exp_run_on_real_frames_layout(tmp_path):
         good_video(dataset, "Test", "Abuse", f"Abuse{10 + v:03d}_x264", 40, start_seed=5000 + 100 * v)
         good_video(dataset, "Test", "NormalVideos", f"Normal_Videos_{v:03d}_x264", 40, start_seed=6000 + 100 * v)
     repo = copy_repo(tmp_path / "repo")
-    result = run(["dvc", "exp", "run", "-S", "profile=smoke", "-S", "data=ucf_crime_frames",
-                  "-S", f"data.root={dataset}", "split@video"], repo, timeout=1800)
-    assert "Running stage 'prepare'" in result.stdout
+    make = (repo / "Makefile").read_text()
+    assert "dvc exp run -S run.model_free=true $(if $(DATA),-S data=$(SOURCE) -S data.root=$(abspath $(DATA)))" in make
+    result = run(["dvc", "exp", "run", "-S", "run.model_free=true", "-S", "profile=smoke", "-S", "data=ucf_crime_frames",
+                  "-S", f"data.root={dataset}"], repo, timeout=1800)
+    assert "Running stage 'prepare'" in result.stdout and "Running stage 'report'" in result.stdout
     summary = json.loads((repo / "data/prepared/summary.json").read_text())
     assert summary["data_source"] == "ucf_crime_frames" and summary["frames"] == 6 * 84 + 2 * 80
     index = pd.read_parquet(repo / "data/prepared/index.parquet")
     assert index["path"].str.startswith(str(dataset)).all()  # indexed in place, nothing copied
     assert not any((repo / "data/prepared/frames").rglob("*.png"))
     params = (repo / "params.yaml").read_text()
-    assert "source: ucf_crime_frames" in params and f"root: {dataset}" in params
+    assert "source: ucf_crime_frames" in params and f"root: {dataset}" in params and "model_free: true" in params
+    # nothing trained or benchmarked, each stage saying why; the model-free evidence is all there
+    assert not any((repo / "runs" / "train").rglob("*.pt")) and not any((repo / "runs" / "control").rglob("*.pt"))
+    not_run = json.loads((repo / "runs/eval/multitask-video/metrics.json").read_text())["not_run"]
+    assert "model-free audit" in not_run
+    assert json.loads((repo / "runs/bench/summary.json").read_text())["not_run"] == not_run
+    audit = json.loads((repo / "reports/audit.json").read_text())
+    assert audit["not_run"] == not_run and set(audit["scores"]) == {"nearest_neighbour"}
+    assert set(audit["not_applicable"]) == {"gap"}
+    assert set(pd.read_csv(repo / "reports/audit_table.csv")["strategy"]) == {"frame", "video", "official"}
+    assert json.loads((repo / "data/splits/frame/leakage.json").read_text())["test"]["windows_sharing_at_least_1_frames"] > 0.5
+    verdicts = json.loads((repo / "reports/verdicts.json").read_text())["verdicts"]
+    assert verdicts["accuracy.test"] != "inconclusive" and verdicts["memory.amp_measured"] == "not testable here"
+    markdown = (repo / "reports/report.md").read_text()
+    html = (repo / "reports/report.html").read_text()
+    assert f"**Not run:** {not_run}. Scores below are the 1-NN probe's" in markdown
+    assert 'id="not-run"' in html and "which this model-free audit did not run" in markdown
+    assert "| every model | – | gap | – | not applicable on this data: the gap split has nothing to evaluate" in markdown
     shutil.rmtree(repo)

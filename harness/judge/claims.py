@@ -424,6 +424,9 @@ def _judge_metric(claim: Claim, metric: str, bundle: dict[str, Any]) -> Verdict:
     if isinstance(raw, float) and not math.isfinite(raw):
         return Verdict(claim, INCONCLUSIVE, f"metric {metric} is {raw} (NaN or infinite) in this run")
     if not _finite(raw):
+        not_run = lookup(bundle, metric.partition(".")[0] + ".not_run")  # the stage that writes it said why not
+        if not_run:
+            return Verdict(claim, NOT_TESTABLE, f"not run: {not_run}")
         return Verdict(claim, INCONCLUSIVE, f"metric {metric} was not produced by this run",
                        stand_in=_stand_in(claim.stand_in, bundle))
     value = float(raw)

@@ -89,7 +89,7 @@ def verdict_block(judged: dict[str, Any], registry_extra: dict[str, Any], audit:
             cells.append(None if score is None else {**score, "spread": spread.get((group, split))})
         rows.append({"group": group, "label": label, "cells": cells})
     floors = [next((c["floor"] for r in rows for c in [r["cells"][i]] if c), None) for i in range(len(SPLITS))]
-    not_testable = [v for v in verdicts if v["verdict"] == NOT_TESTABLE]
+    not_testable = [v for v in verdicts if v["verdict"] == NOT_TESTABLE and "not run: " not in v["rule"]]
     return {
         "claimed": headline.get("claimed"), "claimed_line": headline.get("line"),
         "test_is_validation": {"line": test_is_val.get("line"), "source": test_is_val.get("source"),
@@ -100,7 +100,9 @@ def verdict_block(judged: dict[str, Any], registry_extra: dict[str, Any], audit:
         "every_seed": holds_on_every_seed(spread, "multitask"),
         "first_contradiction": _first_contradiction(verdicts),
         "not_testable": {"gpu": sum(1 for v in not_testable if "CUDA" in v["rule"]),
-                         "other": sum(1 for v in not_testable if "CUDA" not in v["rule"])},
+                         "other": sum(1 for v in not_testable if "CUDA" not in v["rule"]),
+                         # a model-free audit's: the stage that would measure them did not run (its reason)
+                         "not_run": sum(1 for v in verdicts if v["verdict"] == NOT_TESTABLE and "not run: " in v["rule"])},
         "not_comparable": sum(1 for v in verdicts if v["verdict"] == NOT_COMPARABLE),
         "synthetic": context.get("data_source") == "synthetic",
         "data_source": context.get("data_source"), "profile": context.get("profile"),

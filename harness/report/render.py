@@ -26,6 +26,7 @@ from harness.judge.claims import Registry
 from harness.judge.verdicts import default_classes, judge_registry
 from harness.report.gpu_results import latest_result
 from harness.report.headline import spreads, verdict_block
+from harness.scoring.audit import skipped
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"  # shipped inside the package
 SYNTHETIC_NOTE = ("This run used the synthetic dataset. It demonstrates the leakage mechanism (a model that "
@@ -76,11 +77,12 @@ def collect(inputs: ReportInputs) -> dict[str, Any]:
     inputs.require()
     leakage = {p.parent.name: _read_json(p) or {} for p in sorted(Path(inputs.splits).glob("*/leakage.json"))}
     # a strategy that does not apply to the data (the split stage's reason): shown as such, nothing else of it read
-    skipped = {strategy: record["not_applicable"] for strategy, record in leakage.items() if record.get("not_applicable")}
+    not_applicable = {strategy: record["not_applicable"] for strategy, record in leakage.items()
+                      if record.get("not_applicable")}
     evals = {}
     for path in sorted(Path(inputs.evals).glob("*/metrics.json")):
         entry = {"metrics": _read_json(path)}
-        if (entry["metrics"] or {}).get("not_applicable"):
+        if skipped(entry["metrics"] or {}):
             continue
         predictions = path.parent / "predictions.csv"
         if predictions.is_file():
@@ -90,7 +92,7 @@ def collect(inputs: ReportInputs) -> dict[str, Any]:
     for kind in ("train", "control"):
         for path in sorted((Path(inputs.runs) / kind).glob("*/summary.json")):
             summary = _read_json(path) or {}
-            if summary.get("not_applicable"):
+            if skipped(summary):
                 continue
             summary.pop("history", None)
             train[f"{kind}/{path.parent.name}"] = summary
@@ -105,12 +107,12 @@ def collect(inputs: ReportInputs) -> dict[str, Any]:
         "bench_records": _read_json(Path(inputs.bench) / "records.json") or [],
         "prepare": _read_json(inputs.prepared),
         "probe": _read_json(inputs.probe),
-        "leakage": {strategy: record for strategy, record in leakage.items() if strategy not in skipped},
+        "leakage": {strategy: record for strategy, record in leakage.items() if strategy not in not_applicable},
         "leak_videos": {p.parent.name: pd.read_csv(p) for p in sorted(Path(inputs.splits).glob("*/leak_videos.csv"))
-                        if p.parent.name not in skipped},
+                        if p.parent.name not in not_applicable},
         "galleries": {p.parent.parent.name: gallery_of(p) for p in sorted(Path(inputs.splits).glob("*/gallery/gallery.csv"))
-                      if p.parent.parent.name not in skipped},
-        "not_applicable": skipped,
+                      if p.parent.parent.name not in not_applicable},
+        "not_applicable": not_applicable,
         "evals": evals,
         "train": train,
         "model": bench.get("model") or {},
@@ -239,6 +241,8 @@ def build_context(collected: dict[str, Any], registry: Registry, images: dict[st
         "drops": ((collected.get("audit") or {}).get("drops")) or {},
         "leakage": collected.get("leakage") or {},
         "not_applicable": collected.get("not_applicable") or {},
+        # a model-free audit: what did not run, said at the top (the stages' own sentence)
+        "not_run": (collected.get("audit") or {}).get("not_run") or bench.get("not_run"),
         "leakage_radius": params.get("leakage", {}).get("hamming_radius"),
         "leak_videos": top_leaking_videos(collected.get("leak_videos") or {}),
         "galleries": collected.get("galleries") or {},

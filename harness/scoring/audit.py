@@ -28,9 +28,15 @@ def load_evaluations(eval_dir: Path) -> dict[str, dict[str, Any]]:
     out = {}
     for metrics_path in sorted(eval_dir.glob("*/metrics.json")):
         folder, metrics = metrics_path.parent, read_json(metrics_path)
-        out[str(folder)] = {"metrics": metrics} if metrics.get("not_applicable") else \
+        out[str(folder)] = {"metrics": metrics} if skipped(metrics) else \
             {"metrics": metrics, "predictions": pd.read_csv(folder / "predictions.csv")}
     return out
+
+
+def skipped(metrics: dict[str, Any]) -> bool:
+    """Whether an evaluation's metrics say it did not run: its strategy does not apply to the data, or a
+    model-free audit trained nothing."""
+    return bool(metrics.get("not_applicable") or metrics.get("not_run"))
 
 
 def not_applicable(evaluations: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -52,8 +58,9 @@ def audit(evaluations: dict[str, dict[str, Any]], leakage: dict[str, dict[str, A
           cfg: EvaluateConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The table (one row per evaluation) and the DVC metrics (scores by model and strategy, drops, and the
     strategies that do not apply to the data, with the reason: no row in the table)."""
-    skipped = not_applicable(evaluations)
-    evaluations = {k: e for k, e in evaluations.items() if not e["metrics"].get("not_applicable")}
+    strategies_skipped = not_applicable(evaluations)
+    not_run = sorted({e["metrics"]["not_run"] for e in evaluations.values() if e["metrics"].get("not_run")})
+    evaluations = {k: e for k, e in evaluations.items() if not skipped(e["metrics"])}
     rows = []
     for entry in evaluations.values():
         m = entry["metrics"]
@@ -75,7 +82,8 @@ def audit(evaluations: dict[str, dict[str, Any]], leakage: dict[str, dict[str, A
         })
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS).sort_values(["labels", "model", "strategy"], ignore_index=True)
 
-    metrics: dict[str, Any] = {"scores": {}, "drops": {}, "not_applicable": skipped}
+    metrics: dict[str, Any] = {"scores": {}, "drops": {}, "not_applicable": strategies_skipped,
+                               **({"not_run": not_run[0]} if not_run else {})}
     for row in table.itertuples():
         group = "control" if row.labels != "true" else row.model
         metrics["scores"].setdefault(group, {})[row.strategy] = {

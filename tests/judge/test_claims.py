@@ -105,6 +105,9 @@ def test_a_missing_metric_is_inconclusive_and_nan_is_named_nan():
     bounds_nan = judge(measured(), scores(0.9, float("nan"), float("nan")), SYNTHETIC_CPU)
     assert bounds_nan.interval is None and bounds_nan.verdict == REPRODUCED  # judged as a point, said so
     assert "no interval" in bounds_nan.rule
+    # a stage that did not run (a model-free audit) said why: not testable, with its sentence, not inconclusive
+    skipped = judge(measured(), {"audit": {"scores": {}, "not_run": "a model-free audit"}}, SYNTHETIC_CPU)
+    assert skipped.verdict == NOT_TESTABLE and skipped.rule == "not run: a model-free audit"
 
 
 def test_scale_and_hardware_requirements_show_the_stand_in():

@@ -141,3 +141,14 @@ def test_audit_table_rows_floors_and_drops():
     assert drop["difference"] == pytest.approx(0.5) and drop["ci_low"] > 0.2
     assert metrics["scores"]["multitask"]["video"]["accuracy"] == 0.5
     assert f1_score([0, 1], [0, 1], average="macro") == metrics["scores"]["multitask"]["frame"]["macro_f1"]
+    assert metrics["not_applicable"] == {} and "not_run" not in metrics
+    # a strategy that does not apply and a model-free audit's skipped runs: no row, said in the metrics
+    skipped = {"multitask-gap": {"metrics": {"model": "multitask", "strategy": "gap", "labels": "true",
+                                             "not_applicable": "the gap split has nothing to evaluate"}},
+               "baseline-video": {"metrics": {"model": "baseline", "strategy": "video", "labels": "true",
+                                              "not_run": "a model-free audit"}}}
+    table, metrics = audit({**evaluations, **skipped}, leakage, 2,
+                           EvaluateConfig(bootstrap_resamples=500, confidence=0.95, seed=0))
+    assert list(table["strategy"]) == ["frame", "video"] and set(table["model"]) == {"multitask"}
+    assert metrics["not_applicable"] == {"gap": "the gap split has nothing to evaluate"}
+    assert metrics["not_run"] == "a model-free audit" and set(metrics["scores"]) == {"multitask"}
