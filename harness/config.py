@@ -219,6 +219,13 @@ class RunConfig:
         return MODEL_FREE if self.model_free else None
 
 
+def skipped(record: dict[str, Any]) -> bool:
+    """Whether a stage's record (an evaluation's metrics.json, a run's summary.json) says the stage did not run:
+    its split strategy does not apply to the data (``not_applicable``, the split stage's reason) or a model-free
+    audit trained nothing (``not_run``: MODEL_FREE)."""
+    return bool(record.get("not_applicable") or record.get("not_run"))
+
+
 # what every skipped stage of a model-free audit says, and the report repeats
 MODEL_FREE = ("a model-free audit (run.model_free = true, `make audit`): the index, the splits with their leakage "
               "evidence, the 1-NN probe and the report ran; no model was trained, no shuffled-label control, no benchmark")

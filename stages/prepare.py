@@ -1,7 +1,8 @@
 """DVC stage `prepare`: data source -> frames on disk + frame index + prepare report.
 
 Writes, under --out: frames/ (synthetic or extracted PNGs; a note when indexing in place),
-index.parquet (one row per usable frame, with its pHash), report.json (every skipped file and why,
+index.parquet (one row per usable frame, with its pHash), thumbnails.npy (each index row's probe thumbnail,
+probe.thumbnail_size pixels a side, uint8, from the same decode: the probe reads no PNG), report.json (every skipped file and why,
 conversions, counts, throughput) and summary.json (the counts, as DVC metrics).
 """
 
@@ -10,9 +11,17 @@ import logging
 from pathlib import Path
 
 from harness.cli import run_stage
-from harness.config import DataConfig, PipelineConfig, RunConfig, SyntheticConfig, load_params, load_section
+from harness.config import (
+    DataConfig,
+    PipelineConfig,
+    ProbeConfig,
+    RunConfig,
+    SyntheticConfig,
+    load_params,
+    load_section,
+)
 from harness.data.prepare import prepare
-from harness.io import write_json, write_parquet
+from harness.io import write_json, write_npy, write_parquet
 
 log = logging.getLogger("harness")
 
@@ -28,7 +37,8 @@ def main() -> None:
     data = load_section(params, "data", DataConfig)
     synthetic = load_section(params, "synthetic", SyntheticConfig)
 
-    result = prepare(data, synthetic, args.out / "frames", repo_root=Path.cwd())
+    thumbnail_size = load_section(params, "probe", ProbeConfig).thumbnail_size
+    result = prepare(data, synthetic, args.out / "frames", repo_root=Path.cwd(), thumbnail_size=thumbnail_size)
     report = result.report
     frames = result.frames
     summary = {
@@ -45,6 +55,7 @@ def main() -> None:
         "index_workers": report["timing"]["workers"],
     }
     write_parquet(args.out / "index.parquet", frames)
+    write_npy(args.out / "thumbnails.npy", result.thumbnails)
     write_json(args.out / "report.json", report)
     write_json(args.out / "summary.json", summary)
     log.info(

@@ -13,6 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.cli import run_stage
@@ -27,8 +28,9 @@ from harness.config import (
     load_section,
 )
 from harness.data.windows import build_windows
+from harness.errors import HarnessError
 from harness.io import write_csv, write_json
-from harness.leakage.probe import MODEL_NAME, frame_thumbnails, gap_curve, probe, window_features
+from harness.leakage.probe import MODEL_NAME, gap_curve, probe, window_features
 from harness.leakage.splits import describe_eval_set, load_manifest
 from harness.scoring.metrics import drops_from_frame
 
@@ -43,7 +45,8 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--threads", type=int, default=2, help="frame decoding threads")
+    parser.add_argument("--thumbnails", type=Path, required=True,
+                        help="the prepare stage's thumbnails.npy (each index row's thumbnail, from the index's decode)")
     args = parser.parse_args()
     params = load_params(args.params)
     run = load_section(params, "run", RunConfig)
@@ -55,7 +58,11 @@ def main() -> None:
 
     manifests = {path.parent.name: load_manifest(path)[0] for path in sorted(args.splits.glob("*/manifest.parquet"))}
     index = pd.read_parquet(args.index)
-    thumbnails = frame_thumbnails(index["path"].to_numpy(), data.image_size, cfg.thumbnail_size, args.threads)
+    thumbnails = np.load(args.thumbnails)
+    if thumbnails.shape != (len(index), cfg.thumbnail_size ** 2 * 3):
+        raise HarnessError(f"{args.thumbnails} holds {thumbnails.shape[0]:,} thumbnails of {thumbnails.shape[1]} values, "
+                           f"not one of probe.thumbnail_size = {cfg.thumbnail_size} for each of the index's "
+                           f"{len(index):,} frames; run `dvc repro prepare`")
     windows = build_windows(index, window_cfg)
     features = window_features(thumbnails, windows, window_cfg)  # row = window_id
 

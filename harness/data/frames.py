@@ -68,6 +68,11 @@ def read_frame(path: str, image_size: int) -> np.ndarray:
         return decode_png_bytes(f.read(), image_size).rgb
 
 
+def thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
+    """A frame as the memorisation probe sees it: ``size`` x ``size`` RGB uint8, area-averaged, flattened."""
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA).ravel()
+
+
 def write_png(path: str, rgb: np.ndarray) -> None:
     """Write an RGB uint8 frame as PNG."""
     if not cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from harness.data.frames import UnusableFrame, decode_png_bytes, silence_decoder_warnings
+from harness.data.frames import UnusableFrame, decode_png_bytes, silence_decoder_warnings, thumbnail
 from harness.data.layout import OFFICIAL_SPLITS, parse_frame_name
 from harness.data.phash import phash_batch
 from harness.errors import HarnessError
@@ -169,10 +169,15 @@ def _init_worker() -> None:
     threadpool_limits(1)  # one process per core; BLAS threads would only contend
 
 
-def _decode_chunk(args: tuple[list[str], int]) -> tuple[np.ndarray, np.ndarray, list[str], list[str | None]]:
-    """Decode and hash a chunk of PNGs: (pHashes, CRC-32s, conversions, reason or None) per file."""
-    paths, image_size = args
+Decoded = tuple[np.ndarray, np.ndarray, list[str], list[str | None], np.ndarray]
+
+
+def _decode_chunk(args: tuple[list[str], int, int]) -> Decoded:
+    """Decode and hash a chunk of PNGs: (pHashes, CRC-32s, conversions, reason or None, thumbnails) per file; the
+    thumbnails (harness.data.frames.thumbnail) have ``thumbnail_size`` pixels a side, none when it is 0."""
+    paths, image_size, thumbnail_size = args
     frames = np.zeros((len(paths), image_size, image_size, 3), np.uint8)
+    thumbnails = np.zeros((len(paths), thumbnail_size * thumbnail_size * 3), np.uint8)
     checksums = np.zeros(len(paths), np.uint32)
     conversions: list[str] = []
     reasons: list[str | None] = []
@@ -191,27 +196,49 @@ def _decode_chunk(args: tuple[list[str], int]) -> tuple[np.ndarray, np.ndarray, 
             conversions.append("")
             continue
         frames[i] = decoded.rgb
+        if thumbnail_size:
+            thumbnails[i] = thumbnail(decoded.rgb, thumbnail_size)
         conversions.append(",".join(decoded.conversions))
         reasons.append(None)
-    return phash_batch(frames), checksums, conversions, reasons
+    return phash_batch(frames), checksums, conversions, reasons, thumbnails
 
 
-def decode_and_hash(
-    paths: list[str], image_size: int, workers: int
-) -> tuple[np.ndarray, np.ndarray, list[str], list[str | None]]:
-    """Decode and hash ``paths`` on ``workers`` processes, with a progress bar."""
-    chunks = [(paths[i : i + _CHUNK], image_size) for i in range(0, len(paths), _CHUNK)]
+def decode_and_hash(paths: list[str], image_size: int, workers: int, thumbnail_size: int = 0) -> Decoded:
+    """Decode and hash ``paths`` on ``workers`` processes, with a progress bar (see _decode_chunk)."""
+    chunks = [(paths[i : i + _CHUNK], image_size, thumbnail_size) for i in range(0, len(paths), _CHUNK)]
     hashes, checksums, conversions, reasons = [np.zeros(0, np.uint64)], [np.zeros(0, np.uint32)], [], []
+    thumbnails = [np.zeros((0, thumbnail_size * thumbnail_size * 3), np.uint8)]
     bar = tqdm(total=len(paths), desc="index", unit="frame", unit_scale=True, disable=None)  # off when not a terminal
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
-        for h, k, c, r in pool.map(_decode_chunk, chunks):
+        for h, k, c, r, t in pool.map(_decode_chunk, chunks):
             hashes.append(h)
             checksums.append(k)
             conversions += c
             reasons += r
+            thumbnails.append(t)
             bar.update(len(c))
     bar.close()
-    return np.concatenate(hashes), np.concatenate(checksums), conversions, reasons
+    return np.concatenate(hashes), np.concatenate(checksums), conversions, reasons, np.concatenate(thumbnails)
+
+
+def _read_only(paths: list[str]) -> int:
+    import cv2
+
+    for path in paths:
+        cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    return len(paths)
+
+
+def decode_floor(paths: list[str], workers: int) -> float:
+    """Frames per second that decoding alone reaches on ``paths``: cv2.imread of every file on ``workers``
+    processes, chunked as the index chunks them. The floor an index of the same files is measured against
+    (tests/benchmarks/test_index_throughput.py): the index reads, decodes and hashes each file once, so its rate can
+    approach this one but not pass it."""
+    chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+        done = sum(pool.map(_read_only, chunks))
+    return done / (time.perf_counter() - started)
 
 
 # --------------------------------------------------------------------------- the index
@@ -219,6 +246,7 @@ def decode_and_hash(
 class IndexResult:
     frames: pd.DataFrame
     report: dict
+    thumbnails: np.ndarray | None = None  # row i: frames' row i (harness.data.frames.thumbnail), when asked for
 
 
 def index_frames(
@@ -228,18 +256,20 @@ def index_frames(
     workers: int = 0,
     relative_to: Path | None = None,
     skipped_earlier: list[dict[str, str]] | None = None,
+    thumbnail_size: int = 0,
 ) -> IndexResult:
     """Index a Kaggle-layout folder. Paths are stored relative to ``relative_to`` when they lie below it.
 
     ``skipped_earlier`` lists files an earlier step set aside (videos that would not decode); they join
-    the report's list of skipped files.
+    the report's list of skipped files. With ``thumbnail_size``, each frame's probe thumbnail comes from the same
+    decode (the probe never reads a PNG again).
     """
     workers = workers or os.cpu_count() or 1
     started = time.perf_counter()
     scan = scan_layout(root, classes)
     listed = time.perf_counter()
     paths = [c.path for c in scan.candidates]
-    hashes, checksums, conversions, reasons = decode_and_hash(paths, image_size, workers)
+    hashes, checksums, conversions, reasons, thumbnails = decode_and_hash(paths, image_size, workers, thumbnail_size)
     decoded = time.perf_counter()
 
     skipped = list(skipped_earlier or []) + list(scan.skipped)
@@ -261,6 +291,7 @@ def index_frames(
             "crc32": checksums[keep] if keep else np.zeros(0, np.uint32),
             "conversions": [conversions[i] for i in keep],
             "nested": np.array([c.nested for c in cands], bool),
+            "_decoded_row": np.array(keep, np.int64),  # where its thumbnail is, through the drops and the sort
         }
     )
     frames, dropped = _drop_inconsistent(frames)
@@ -275,6 +306,7 @@ def index_frames(
     frames["frame_index"] = frames.groupby("video_id", sort=False).cumcount().astype(np.int32)
     if relative_to is not None:
         frames["path"] = relative_paths(frames["path"], root, relative_to)
+    thumbnails = thumbnails[frames["_decoded_row"].to_numpy()] if thumbnail_size else None
     frames = frames[INDEX_COLUMNS]
     finished = time.perf_counter()
 
@@ -310,7 +342,7 @@ def index_frames(
         },
         "skipped": skipped,
     }
-    return IndexResult(frames, report)
+    return IndexResult(frames, report, thumbnails)
 
 
 def _reason_kind(reason: str) -> str:

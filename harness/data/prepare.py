@@ -13,8 +13,10 @@ from harness.data.videos import extract_frames
 log = logging.getLogger("harness")
 
 
-def prepare(data: DataConfig, synthetic: SyntheticConfig, frames_dir: Path, repo_root: Path) -> IndexResult:
-    """Generate, extract or locate the frames, then index them.
+def prepare(data: DataConfig, synthetic: SyntheticConfig, frames_dir: Path, repo_root: Path,
+            thumbnail_size: int = 0) -> IndexResult:
+    """Generate, extract or locate the frames, then index them (with the probe's thumbnails of ``thumbnail_size``
+    pixels a side, from the same decode, when it is not 0).
 
     synthetic and ucf_crime_videos write PNGs into ``frames_dir``; ucf_crime_frames indexes
     ``data.root`` in place and leaves ``frames_dir`` holding only a note.
@@ -37,7 +39,7 @@ def prepare(data: DataConfig, synthetic: SyntheticConfig, frames_dir: Path, repo
             f"Frames are indexed in place under {root}; nothing was copied here.\n", encoding="utf-8"
         )
     result = index_frames(root, data.classes, data.image_size, data.workers, relative_to=repo_root,
-                          skipped_earlier=extraction["skipped"] if extraction else None)
+                          skipped_earlier=extraction["skipped"] if extraction else None, thumbnail_size=thumbnail_size)
     result.report = {"source": data.source, **result.report}
     if extraction is not None:
         result.report["extraction"] = {k: v for k, v in extraction.items() if k != "skipped"}

@@ -33,7 +33,7 @@ from sklearn.neighbors import NearestNeighbors
 from tqdm import tqdm
 
 from harness.config import EvaluateConfig, ProbeConfig, SplitsConfig, WindowConfig
-from harness.data.frames import read_frame
+from harness.data.frames import read_frame, thumbnail
 from harness.data.windows import frame_rows
 from harness.leakage.splits import gap_split
 from harness.scoring.metrics import majority_rate, score_predictions, score_with_intervals
@@ -42,21 +42,29 @@ MODEL_NAME = "nearest_neighbour"  # how the probe appears beside the trained mod
 
 
 def frame_thumbnails(paths: np.ndarray, image_size: int, size: int, threads: int = 2) -> np.ndarray:
-    """(n_frames, size * size * 3) float32 thumbnails of every frame (area-averaged, RGB)."""
+    """(n_frames, size * size * 3) uint8 thumbnails of every frame (harness.data.frames.thumbnail), decoded from
+    the files. The pipeline does not call this: the prepare stage's index pass writes the same thumbnails while it
+    decodes each PNG once (thumbnails.npy); this is the reference the tests hold that file to."""
     cv2.setNumThreads(1)
 
     def one(path: str) -> np.ndarray:
-        return cv2.resize(read_frame(path, image_size), (size, size), interpolation=cv2.INTER_AREA).ravel()
+        return thumbnail(read_frame(path, image_size), size)
 
     with ThreadPoolExecutor(max(threads, 1)) as pool:  # OpenCV decodes without the GIL
         rows = list(tqdm(pool.map(one, paths, chunksize=256), total=len(paths), desc="thumbnails", unit="frame",
                          mininterval=2, disable=None))  # disable=None: no bar when not a terminal
-    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, size * size * 3), np.float32)
+    return np.stack(rows) if rows else np.zeros((0, size * size * 3), np.uint8)
 
 
-def window_features(thumbnails: np.ndarray, windows: pd.DataFrame, window_cfg: WindowConfig) -> np.ndarray:
-    """Each window's mean thumbnail over its input frames."""
-    return thumbnails[frame_rows(windows, window_cfg)].mean(axis=1)
+def window_features(thumbnails: np.ndarray, windows: pd.DataFrame, window_cfg: WindowConfig,
+                    chunk: int = 16_384) -> np.ndarray:
+    """Each window's mean thumbnail over its input frames (float32), a chunk of windows at a time: a window's
+    frames gathered at once would take windows x frames x features floats (about 4 GB at UCF-Crime's size)."""
+    rows = frame_rows(windows, window_cfg)
+    out = np.empty((len(rows), thumbnails.shape[1]), np.float32)
+    for start in range(0, len(rows), chunk):
+        out[start : start + chunk] = thumbnails[rows[start : start + chunk]].mean(axis=1, dtype=np.float32)
+    return out
 
 
 def nearest_training_window(train_features: np.ndarray, eval_features: np.ndarray) -> np.ndarray:

@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from harness.config import skipped
 from harness.errors import HarnessError
 from harness.judge.claims import Registry
 from harness.judge.verdicts import default_classes, judge_registry
 from harness.report.gpu_results import latest_result
 from harness.report.headline import spreads, verdict_block
-from harness.scoring.audit import skipped
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"  # shipped inside the package
 SYNTHETIC_NOTE = ("This run used the synthetic dataset. It demonstrates the leakage mechanism (a model that "

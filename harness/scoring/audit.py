@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.config import EvaluateConfig
+from harness.config import EvaluateConfig, skipped
 from harness.io import read_json
 from harness.scoring.metrics import drops_from_frame
 
@@ -31,12 +31,6 @@ def load_evaluations(eval_dir: Path) -> dict[str, dict[str, Any]]:
         out[str(folder)] = {"metrics": metrics} if skipped(metrics) else \
             {"metrics": metrics, "predictions": pd.read_csv(folder / "predictions.csv")}
     return out
-
-
-def skipped(metrics: dict[str, Any]) -> bool:
-    """Whether an evaluation's metrics say it did not run: its strategy does not apply to the data, or a
-    model-free audit trained nothing."""
-    return bool(metrics.get("not_applicable") or metrics.get("not_run"))
 
 
 def not_applicable(evaluations: dict[str, dict[str, Any]]) -> dict[str, str]:

@@ -205,6 +205,18 @@ def test_index_checksums_are_the_files_crc32(messy_root):
     assert frames["crc32"].dtype == np.uint32
 
 
+def test_thumbnails_come_from_the_index_decode(messy_root):
+    """The probe's thumbnails, made while the index decodes each PNG once, are the ones decoding each file again
+    would give (converted frames included), row for row through the index's drops and sort."""
+    from harness.leakage.probe import frame_thumbnails
+
+    result = index_frames(messy_root, CLASSES, 64, workers=2, thumbnail_size=8)
+    assert result.thumbnails.shape == (len(result.frames), 8 * 8 * 3) and result.thumbnails.dtype == np.uint8
+    assert (result.frames["conversions"] != "").sum() == 4
+    np.testing.assert_array_equal(result.thumbnails, frame_thumbnails(result.frames["path"].to_numpy(), 64, 8))
+    assert index_frames(messy_root, CLASSES, 64, workers=1).thumbnails is None
+
+
 def test_split_stage_lists_videos_too_short_for_a_window(messy_root, tmp_path):
     """Prepare then split on a real folder: the short videos are named with their PNG counts."""
     params = real_frames_params(tmp_path, messy_root)
