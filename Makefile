@@ -10,7 +10,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup browser repro audit readme test bench bench-compare bench-calibrate gpu-check params lint lock clean
+.PHONY: setup browser repro audit scale-check readme test bench bench-compare bench-calibrate gpu-check params lint lock clean
 
 setup: $(VENV)/.installed
 
@@ -44,6 +44,12 @@ repro: setup
 SOURCE ?= ucf_crime_frames
 audit: setup
 	dvc exp run -S run.model_free=true $(if $(DATA),-S data=$(SOURCE) -S data.root=$(abspath $(DATA)))
+
+# the model-free audit at UCF-Crime's size (synthetic, generated in the real layout), timed stage by stage with peak
+# memory into results/scale/<host>-scale-<SCALE>.json (harness/bench/scale_check.py; about half an hour at SCALE=1)
+SCALE ?= 1
+scale-check: setup
+	python -m harness.bench.scale_check --scale $(SCALE) --docs docs/data.md
 
 # the README's figures block, regenerated from the last `make repro` (harness/report/readme.py)
 readme: setup

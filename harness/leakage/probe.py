@@ -28,7 +28,6 @@ from typing import Any
 import cv2
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score
 from sklearn.neighbors import NearestNeighbors
 from tqdm import tqdm
 
@@ -36,7 +35,7 @@ from harness.config import EvaluateConfig, ProbeConfig, SplitsConfig, WindowConf
 from harness.data.frames import read_frame, thumbnail
 from harness.data.windows import frame_rows
 from harness.leakage.splits import gap_split
-from harness.scoring.metrics import majority_rate, score_predictions, score_with_intervals
+from harness.scoring.metrics import majority_rate, score_predictions, score_with_intervals, scores_from_confusion
 
 MODEL_NAME = "nearest_neighbour"  # how the probe appears beside the trained models
 
@@ -77,15 +76,25 @@ def permutation_scores(train_videos: np.ndarray, train_labels: np.ndarray, neigh
                        eval_labels: np.ndarray, permutations: int, seed: int) -> dict[str, np.ndarray]:
     """Accuracy and macro-F1 of the look-up after each permutation of the training videos' labels."""
     codes, _ = pd.factorize(train_videos)
-    video_label = pd.Series(train_labels).groupby(codes).first().to_numpy()
+    video_label = pd.Series(train_labels).groupby(codes).first().to_numpy(np.int64)
     neighbour_video = codes[neighbour]
+    k = int(max(video_label.max(initial=0), eval_labels.max(initial=0))) + 1
+    truth = eval_labels.astype(np.int64) * k
     rng = np.random.default_rng(seed)
-    accuracy, macro_f1 = np.empty(permutations), np.empty(permutations)
-    for i in range(permutations):
+    confusions = np.empty((permutations, k, k), np.int64)
+    for i in range(permutations):  # one confusion matrix each (bincount), scored together as scikit-learn scores
         predicted = rng.permutation(video_label)[neighbour_video]
-        accuracy[i] = np.mean(predicted == eval_labels)
-        macro_f1[i] = f1_score(eval_labels, predicted, average="macro", zero_division=0)
-    return {"accuracy": accuracy, "macro_f1": macro_f1}
+        confusions[i] = np.bincount(truth + predicted, minlength=k * k).reshape(k, k)
+    scores = scores_from_confusion(confusions)
+    return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
+
+
+def observed_scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro-F1 of one prediction, computed as permutation_scores computes each permuted one (so a
+    permuted score equal to the observed one compares equal)."""
+    k = int(max(labels.max(initial=0), predicted.max(initial=0))) + 1
+    scores = scores_from_confusion(np.bincount(labels.astype(np.int64) * k + predicted, minlength=k * k).reshape(k, k))
+    return {"accuracy": float(scores["accuracy"]), "macro_f1": float(scores["macro_f1"])}
 
 
 def look_up(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
@@ -115,8 +124,7 @@ def probe(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame, c
 
     null = permutation_scores(train["video_id"].to_numpy(), train["label"].to_numpy(np.int64), neighbour, labels,
                               cfg.permutations, cfg.seed)
-    observed = {"accuracy": accuracy_score(labels, predicted),
-                "macro_f1": f1_score(labels, predicted, average="macro", zero_division=0)}
+    observed = observed_scores(labels, predicted)
     permutation = {"permutations": cfg.permutations}
     for name, value in observed.items():
         permutation[f"{name}_p_value"] = round(float((1 + np.sum(null[name] >= value)) / (1 + cfg.permutations)), 6)
