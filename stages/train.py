@@ -53,6 +53,12 @@ def main() -> None:
     parser.add_argument("--shuffle-labels", action="store_true", help="train the shuffled-label control")
     args = parser.parse_args()
     params = load_params(args.params)
+    manifest, _ = load_manifest(args.manifest)
+    not_run = load_section(params, "run", RunConfig).not_run
+    if manifest.not_applicable or not_run:  # before any relaunch: one process writes why nothing is trained
+        skip(args, params, manifest, {"not_applicable": manifest.not_applicable} if manifest.not_applicable
+             else {"not_run": not_run})
+        return
     nproc = load_section(params, "train", TrainConfig).nproc_per_node
     if nproc > 1 and not distributed.launched():
         log.info("starting %d data-parallel processes with torchrun", nproc)
@@ -65,11 +71,6 @@ def main() -> None:
 
 def train(args: argparse.Namespace, params: dict) -> None:
     manifest, meta = load_manifest(args.manifest)
-    not_run = load_section(params, "run", RunConfig).not_run
-    if manifest.not_applicable or not_run:
-        skip(args, params, manifest, {"not_applicable": manifest.not_applicable} if manifest.not_applicable
-             else {"not_run": not_run})
-        return
     index = pd.read_parquet(args.index, columns=["path"])
     setup = build_run(params, args.model, manifest, meta["content_hash"], index, args.out, args.shuffle_labels)
     if not setup.spec.ranks.is_main:
