@@ -35,7 +35,13 @@ from harness.config import EvaluateConfig, ProbeConfig, SplitsConfig, WindowConf
 from harness.data.frames import read_frame, thumbnail
 from harness.data.windows import frame_rows
 from harness.leakage.splits import gap_split
-from harness.scoring.metrics import majority_rate, score_predictions, score_with_intervals, scores_from_confusion
+from harness.scoring.metrics import (
+    confusion,
+    majority_rate,
+    score_predictions,
+    score_with_intervals,
+    scores_from_confusion,
+)
 
 MODEL_NAME = "nearest_neighbour"  # how the probe appears beside the trained models
 
@@ -89,14 +95,6 @@ def permutation_scores(train_videos: np.ndarray, train_labels: np.ndarray, neigh
     return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
 
 
-def observed_scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """Accuracy and macro-F1 of one prediction, computed as permutation_scores computes each permuted one (so a
-    permuted score equal to the observed one compares equal)."""
-    k = int(max(labels.max(initial=0), predicted.max(initial=0))) + 1
-    scores = scores_from_confusion(np.bincount(labels.astype(np.int64) * k + predicted, minlength=k * k).reshape(k, k))
-    return {"accuracy": float(scores["accuracy"]), "macro_f1": float(scores["macro_f1"])}
-
-
 def look_up(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Each evaluation window's prediction (its nearest training window's label) and that neighbour's row in
     ``train``. ``features`` are window features indexed by window_id; ``train`` and ``evaluation`` are manifest rows."""
@@ -124,7 +122,9 @@ def probe(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame, c
 
     null = permutation_scores(train["video_id"].to_numpy(), train["label"].to_numpy(np.int64), neighbour, labels,
                               cfg.permutations, cfg.seed)
-    observed = observed_scores(labels, predicted)
+    # scored as each permutation is (an integer confusion matrix), so a permuted score equal to it compares equal
+    scored = scores_from_confusion(confusion(labels, predicted, n_classes))
+    observed = {name: float(scored[name]) for name in null}
     permutation = {"permutations": cfg.permutations}
     for name, value in observed.items():
         permutation[f"{name}_p_value"] = round(float((1 + np.sum(null[name] >= value)) / (1 + cfg.permutations)), 6)
