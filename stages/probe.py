@@ -30,6 +30,7 @@ from harness.config import (
 from harness.data.windows import build_windows
 from harness.errors import HarnessError
 from harness.io import write_csv, write_json
+from harness.leakage.nearest import WindowSearch
 from harness.leakage.probe import MODEL_NAME, gap_curve, probe, window_features
 from harness.leakage.splits import describe_eval_set, load_manifest
 from harness.scoring.metrics import drops_from_frame
@@ -64,7 +65,7 @@ def main() -> None:
                            f"not one of probe.thumbnail_size = {cfg.thumbnail_size} for each of the index's "
                            f"{len(index):,} frames; run `dvc repro prepare`")
     windows = build_windows(index, window_cfg)
-    features = window_features(thumbnails, windows, window_cfg)  # row = window_id
+    search = WindowSearch(window_features(thumbnails, windows, window_cfg))  # row = window_id; clustered once
 
     summary, predictions, skipped = {}, {}, {}
     for strategy, manifest in manifests.items():
@@ -75,7 +76,7 @@ def main() -> None:
                         "profile": run.profile, "not_applicable": manifest.not_applicable})
             log.warning("%s: not applicable on this data, not probed: %s", strategy, manifest.not_applicable)
             continue
-        predictions[strategy], scores = probe(features, manifest.role("train"), manifest.role("test"),
+        predictions[strategy], scores = probe(search, manifest.role("train"), manifest.role("test"),
                                               data.classes, cfg, evaluate)
         eval_set = describe_eval_set(manifest.test_set)
         metrics = {"model": MODEL_NAME, "strategy": strategy, "labels": "true", "eval_set": eval_set,
@@ -89,7 +90,7 @@ def main() -> None:
                  w["accuracy_ci_high"], w["majority_class_rate"], p["accuracy_chance_mean"], p["accuracy_p_value"],
                  w["macro_f1"], 100 * w["neighbour_in_same_video"])
     drops = drops_from_frame(predictions, len(data.classes), evaluate)
-    curve = gap_curve(features, windows, splits, window_cfg, len(data.classes), evaluate)
+    curve = gap_curve(search, windows, splits, window_cfg, len(data.classes), evaluate)
     for row in curve:
         log.info("gap %d PNGs: %d windows of %d videos, 1-NN accuracy %s", row["gap"], row["windows"], row["videos"],
                  f"{row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, {row['accuracy_ci_high']:.3f}]"

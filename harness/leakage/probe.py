@@ -2,7 +2,8 @@
 
 Each frame becomes a tiny colour thumbnail (``thumbnail_size`` pixels a side), each window the mean
 thumbnail of its input frames; an evaluation window takes the label of its nearest training window
-(Euclidean). Such a look-up can only repeat what it has seen: it scores high exactly when evaluation
+(Euclidean, exact: harness.leakage.nearest searches all windows' clusters once and proves what each look-up
+skips). Such a look-up can only repeat what it has seen: it scores high exactly when evaluation
 windows have near-copies in training (windows of the same video), and near chance when every
 evaluation video is new. It needs no GPU and no training, so an auditor gets this evidence first.
 
@@ -28,12 +29,12 @@ from typing import Any
 import cv2
 import numpy as np
 import pandas as pd
-from sklearn.neighbors import NearestNeighbors
 from tqdm import tqdm
 
 from harness.config import EvaluateConfig, ProbeConfig, SplitsConfig, WindowConfig
 from harness.data.frames import read_frame, thumbnail
 from harness.data.windows import frame_rows
+from harness.leakage.nearest import WindowSearch
 from harness.leakage.splits import gap_split
 from harness.scoring.metrics import (
     confusion,
@@ -72,12 +73,6 @@ def window_features(thumbnails: np.ndarray, windows: pd.DataFrame, window_cfg: W
     return out
 
 
-def nearest_training_window(train_features: np.ndarray, eval_features: np.ndarray) -> np.ndarray:
-    """Row in ``train_features`` of each evaluation window's nearest training window (Euclidean, exact)."""
-    search = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(train_features)
-    return search.kneighbors(eval_features, return_distance=False)[:, 0]
-
-
 def permutation_scores(train_videos: np.ndarray, train_labels: np.ndarray, neighbour: np.ndarray,
                        eval_labels: np.ndarray, permutations: int, seed: int) -> dict[str, np.ndarray]:
     """Accuracy and macro-F1 of the look-up after each permutation of the training videos' labels."""
@@ -95,11 +90,12 @@ def permutation_scores(train_videos: np.ndarray, train_labels: np.ndarray, neigh
     return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
 
 
-def look_up(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Each evaluation window's prediction (its nearest training window's label) and that neighbour's row in
-    ``train``. ``features`` are window features indexed by window_id; ``train`` and ``evaluation`` are manifest rows."""
-    train_ids, eval_ids = train["window_id"].to_numpy(), evaluation["window_id"].to_numpy()
-    neighbour = nearest_training_window(features[train_ids], features[eval_ids])
+def look_up(search: WindowSearch, train: pd.DataFrame, evaluation: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each evaluation window's prediction (its nearest training window's label, exact Euclidean) and that
+    neighbour's row in ``train``. ``search`` holds the window features (row = window_id); ``train`` and
+    ``evaluation`` are manifest rows."""
+    eval_ids = evaluation["window_id"].to_numpy()
+    neighbour, _ = search.nearest(train["window_id"].to_numpy(), eval_ids)
     predictions = pd.DataFrame({"window_id": eval_ids, "video_id": evaluation["video_id"].to_numpy(),
                                 "label": evaluation["label"].to_numpy(np.int64),
                                 "predicted": train["label"].to_numpy(np.int64)[neighbour],
@@ -107,15 +103,15 @@ def look_up(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame)
     return predictions, neighbour
 
 
-def probe(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame, class_names: tuple[str, ...],
+def probe(search: WindowSearch, train: pd.DataFrame, evaluation: pd.DataFrame, class_names: tuple[str, ...],
           cfg: ProbeConfig, evaluate: EvaluateConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Predictions and scores of the look-up on one split, scored as the evaluate stage scores a model
     (a video's class: its windows' majority), plus the permutation test.
 
-    ``features`` are window features indexed by window_id; ``train`` and ``evaluation`` are manifest rows.
+    ``search`` holds the window features (row = window_id); ``train`` and ``evaluation`` are manifest rows.
     """
     n_classes = len(class_names)
-    predictions, neighbour = look_up(features, train, evaluation)
+    predictions, neighbour = look_up(search, train, evaluation)
     labels, predicted = predictions["label"].to_numpy(), predictions["predicted"].to_numpy()
     one_hot = pd.DataFrame(np.eye(n_classes)[predicted], columns=[f"p{i}" for i in range(n_classes)])
     scores = score_predictions(pd.concat([predictions, one_hot], axis=1), class_names, evaluate)
@@ -135,12 +131,12 @@ def probe(features: np.ndarray, train: pd.DataFrame, evaluation: pd.DataFrame, c
     return predictions, {"window": window, "video": scores["video"], "permutation": permutation}
 
 
-def gap_curve(features: np.ndarray, windows: pd.DataFrame, splits: SplitsConfig, window_cfg: WindowConfig,
+def gap_curve(search: WindowSearch, windows: pd.DataFrame, splits: SplitsConfig, window_cfg: WindowConfig,
               n_classes: int, evaluate: EvaluateConfig) -> list[dict[str, Any]]:
     """The look-up's window scores (video-bootstrap intervals) on the ``gap`` manifest of each gap in
     ``splits.gap.curve``, smallest gap first: one row per gap with its evaluation windows, videos and classes.
 
-    ``windows`` is the full window table (``build_windows``; row = window_id, as ``features``). A gap no video
+    ``windows`` is the full window table (``build_windows``; row = window_id, as the search's features). A gap no video
     is long enough for gives a row with no windows and no scores.
     """
     rows = []
@@ -150,7 +146,7 @@ def gap_curve(features: np.ndarray, windows: pd.DataFrame, splits: SplitsConfig,
         row: dict[str, Any] = {"gap": gap, "windows": len(evaluation), "videos": int(evaluation["video_id"].nunique()),
                                "classes": int(evaluation["label"].nunique())}
         if len(evaluation):
-            predictions, _ = look_up(features, manifest.role("train"), evaluation)
+            predictions, _ = look_up(search, manifest.role("train"), evaluation)
             y, yhat = predictions["label"].to_numpy(), predictions["predicted"].to_numpy()
             scored = score_with_intervals(y, yhat, predictions["video_id"].to_numpy(), n_classes,
                                           evaluate.bootstrap_resamples, evaluate.confidence, evaluate.seed)

@@ -120,18 +120,19 @@ def test_the_memorisation_probe_scores_high_only_where_videos_cross_the_split(de
     on the frame split, significantly above a label-free look-up, and far lower on the video split, where
     every test video is new to it."""
     from harness.config import EvaluateConfig, ProbeConfig
+    from harness.leakage.nearest import WindowSearch
     from harness.leakage.probe import frame_thumbnails, probe, window_features
     from harness.scoring.metrics import difference_interval
 
     d = default_dataset
     cfg, evaluate = section(d["params"], "probe", ProbeConfig), section(d["params"], "evaluate", EvaluateConfig)
     windows = build_windows(d["index"], d["windows"])
-    features = window_features(frame_thumbnails(d["index"]["path"].to_numpy(), d["data"].image_size,
-                                                cfg.thumbnail_size), windows, d["windows"])
+    search = WindowSearch(window_features(frame_thumbnails(d["index"]["path"].to_numpy(), d["data"].image_size,
+                                                           cfg.thumbnail_size), windows, d["windows"]))
     predictions, scores = {}, {}
     for strategy in ("frame", "video"):
         manifest = d["manifests"][strategy]
-        predictions[strategy], scores[strategy] = probe(features, manifest.role("train"), manifest.role("test"),
+        predictions[strategy], scores[strategy] = probe(search, manifest.role("train"), manifest.role("test"),
                                                         d["data"].classes, cfg, evaluate)
     frame, video = scores["frame"], scores["video"]
     assert frame["window"]["accuracy"] >= 0.95 and frame["window"]["macro_f1"] >= 0.9, frame

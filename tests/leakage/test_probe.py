@@ -7,16 +7,10 @@ import pandas as pd
 import pytest
 
 from harness.config import EvaluateConfig, ProbeConfig
-from harness.leakage.probe import nearest_training_window, permutation_scores, probe
+from harness.leakage.nearest import WindowSearch
+from harness.leakage.probe import permutation_scores, probe
 
 CLASSES = ("A", "B", "C")
-
-
-def test_nearest_training_window_is_the_brute_force_argmin():
-    rng = np.random.default_rng(0)
-    train, queries = rng.normal(size=(500, 12)), rng.normal(size=(80, 12))
-    distances = ((queries[:, None, :] - train[None, :, :]) ** 2).sum(-1)
-    np.testing.assert_array_equal(nearest_training_window(train, queries), distances.argmin(axis=1))
 
 
 def manifest_rows(videos: dict[str, tuple[int, int]]) -> pd.DataFrame:
@@ -34,7 +28,7 @@ def test_a_look_up_of_the_same_videos_is_significant_and_a_label_free_one_is_not
     evaluation = train.iloc[::2].copy()  # near-copies: the nearest training window is the window itself
     cfg, evaluate = ProbeConfig(thumbnail_size=8, permutations=199, seed=0), EvaluateConfig(
         bootstrap_resamples=200, confidence=0.95, seed=0)
-    predictions, scores = probe(features, train, evaluation, CLASSES, cfg, evaluate)
+    predictions, scores = probe(WindowSearch(features), train, evaluation, CLASSES, cfg, evaluate)
     assert (predictions["predicted"] == predictions["label"]).all()
     assert scores["window"]["accuracy"] == 1.0 and scores["window"]["neighbour_in_same_video"] == 1.0
     # 6 videos, labels (0,1,2,0,1,2): a permutation scores 1.0 only when each video keeps its class
@@ -102,7 +96,7 @@ def test_gap_curve_scores_the_gap_manifest_of_every_gap(smoke_params):
     codes, _ = pd.factorize(windows["video_id"])
     features = np.eye(codes.max() + 1)[codes] + 1e-3 * windows["start"].to_numpy()[:, None]
     evaluate = EvaluateConfig(bootstrap_resamples=50, confidence=0.95, seed=0)
-    curve = gap_curve(features, windows, splits, window_cfg, len(CLASSES), evaluate)
+    curve = gap_curve(WindowSearch(features), windows, splits, window_cfg, len(CLASSES), evaluate)
     assert [row["gap"] for row in curve] == [0, 8, 36, 1000]
     for row in curve:
         manifest = gap_split(windows, dataclasses.replace(splits, gap=dataclasses.replace(splits.gap, frames=row["gap"])),
@@ -123,6 +117,7 @@ def default_gap_curve(tmp_path_factory):
 
     from harness.config import SplitsConfig
     from harness.data.windows import build_windows
+    from harness.leakage.nearest import WindowSearch
     from harness.leakage.probe import frame_thumbnails, gap_curve, window_features
     from harness.leakage.splits import make_manifest
 
@@ -130,14 +125,14 @@ def default_gap_curve(tmp_path_factory):
     cfg, evaluate = section(d["params"], "probe", ProbeConfig), section(d["params"], "evaluate", EvaluateConfig)
     splits = section(d["params"], "splits", SplitsConfig)
     windows = build_windows(d["index"], d["windows"])
-    features = window_features(frame_thumbnails(d["index"]["path"].to_numpy(), d["data"].image_size,
-                                                cfg.thumbnail_size), windows, d["windows"])
+    search = WindowSearch(window_features(frame_thumbnails(d["index"]["path"].to_numpy(), d["data"].image_size,
+                                                           cfg.thumbnail_size), windows, d["windows"]))
     ends = {}
     for strategy in ("frame", "video"):
         manifest = make_manifest(strategy, windows, splits)
-        ends[strategy] = probe(features, manifest.role("train"), manifest.role("test"), d["data"].classes, cfg,
+        ends[strategy] = probe(search, manifest.role("train"), manifest.role("test"), d["data"].classes, cfg,
                                evaluate)[1]["window"]
-    return ends, gap_curve(features, windows, splits, d["windows"], len(d["data"].classes), evaluate)
+    return ends, gap_curve(search, windows, splits, d["windows"], len(d["data"].classes), evaluate)
 
 
 @pytest.mark.slow

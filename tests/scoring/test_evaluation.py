@@ -87,18 +87,19 @@ def test_the_memorisation_probe_finds_no_drop_without_a_per_video_signature(no_s
     window there shares 14 of its 16 frames, the same PNGs, with a training window, which a look-up finds
     whatever the scene; that is leakage too, of shared frames rather than of scenes.)"""
     from harness.config import ProbeConfig
+    from harness.leakage.nearest import WindowSearch
     from harness.leakage.probe import frame_thumbnails, probe, window_features
 
     params, index, windows, _ = no_signature
     data = section(params, "data", DataConfig)
     evaluate = section(params, "evaluate", EvaluateConfig)
     cfg = section(params, "probe", ProbeConfig)
-    features = window_features(frame_thumbnails(index["path"].to_numpy(), data.image_size, cfg.thumbnail_size),
-                               windows, section(params, "windows", WindowConfig))
+    search = WindowSearch(window_features(frame_thumbnails(index["path"].to_numpy(), data.image_size,
+                                                           cfg.thumbnail_size), windows, section(params, "windows", WindowConfig)))
     predictions = {}
     for strategy in ("frame", "video"):
         manifest = make_manifest(strategy, windows, section(params, "splits", SplitsConfig))
-        predictions[strategy], _ = probe(features, manifest.role("train"), manifest.role("test"), data.classes, cfg,
+        predictions[strategy], _ = probe(search, manifest.role("train"), manifest.role("test"), data.classes, cfg,
                                          evaluate)
     drop = difference_interval(predictions["frame"], predictions["video"], len(data.classes), "macro_f1",
                                evaluate.bootstrap_resamples, evaluate.confidence, evaluate.seed)
