@@ -73,6 +73,17 @@ def thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA).ravel()
 
 
+def thumbnail_batch(frames: np.ndarray, size: int) -> np.ndarray:
+    """``thumbnail`` of each of (N, H, W, 3) frames, (N, size * size * 3). Where ``size`` divides H and W, the frames
+    go through one resize stacked as a single tall image (no area straddles two frames then; half the time of a
+    call a frame)."""
+    n, height, width, _ = frames.shape
+    if n == 0 or height % size or width % size:
+        return np.stack([thumbnail(f, size) for f in frames]) if n else np.zeros((0, size * size * 3), np.uint8)
+    tall = cv2.resize(frames.reshape(n * height, width, 3), (size, n * size), interpolation=cv2.INTER_AREA)
+    return tall.reshape(n, size * size * 3)
+
+
 def write_png(path: str, rgb: np.ndarray) -> None:
     """Write an RGB uint8 frame as PNG."""
     if not cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):

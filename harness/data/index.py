@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from harness.data.frames import UnusableFrame, decode_png_bytes, silence_decoder_warnings, thumbnail
+from harness.data.frames import UnusableFrame, decode_png_bytes, silence_decoder_warnings, thumbnail_batch
 from harness.data.layout import OFFICIAL_SPLITS, parse_frame_name
 from harness.data.phash import phash_batch
 from harness.errors import HarnessError
@@ -177,7 +177,6 @@ def _decode_chunk(args: tuple[list[str], int, int]) -> Decoded:
     thumbnails (harness.data.frames.thumbnail) have ``thumbnail_size`` pixels a side, none when it is 0."""
     paths, image_size, thumbnail_size = args
     frames = np.zeros((len(paths), image_size, image_size, 3), np.uint8)
-    thumbnails = np.zeros((len(paths), thumbnail_size * thumbnail_size * 3), np.uint8)
     checksums = np.zeros(len(paths), np.uint32)
     conversions: list[str] = []
     reasons: list[str | None] = []
@@ -196,11 +195,11 @@ def _decode_chunk(args: tuple[list[str], int, int]) -> Decoded:
             conversions.append("")
             continue
         frames[i] = decoded.rgb
-        if thumbnail_size:
-            thumbnails[i] = thumbnail(decoded.rgb, thumbnail_size)
         conversions.append(",".join(decoded.conversions))
         reasons.append(None)
-    return phash_batch(frames), checksums, conversions, reasons, thumbnails
+    # an unusable file's row is all zeros, as its frame's
+    small = thumbnail_batch(frames, thumbnail_size) if thumbnail_size else np.zeros((len(paths), 0), np.uint8)
+    return phash_batch(frames), checksums, conversions, reasons, small
 
 
 def decode_and_hash(paths: list[str], image_size: int, workers: int, thumbnail_size: int = 0) -> Decoded:

@@ -241,3 +241,15 @@ def test_relative_paths_equal_resolving_each_path(messy_root, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     paths = [c.path for c in scan_layout(Path("ucf"), CLASSES).candidates]  # listed from a relative root
     assert relative_paths(paths, Path("ucf"), base) == [_relative(p, base) for p in paths]
+
+
+@pytest.mark.parametrize("size", [8, 6, 64])
+def test_a_batch_of_thumbnails_is_each_frames_thumbnail(size):
+    """Stacked into one tall image where the size divides the frame (no area straddles two frames), frame by frame
+    where it does not: the same bytes as thumbnail() of each frame."""
+    from harness.data.frames import thumbnail, thumbnail_batch
+
+    frames = np.random.default_rng(size).integers(0, 256, (20, 64, 64, 3), dtype=np.uint8)
+    expected = np.stack([thumbnail(f, size) for f in frames])
+    np.testing.assert_array_equal(thumbnail_batch(frames, size), expected)
+    assert thumbnail_batch(frames[:0], size).shape == (0, size * size * 3)
