@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 HASH_SIZE = 8
@@ -51,21 +52,38 @@ def pillow_lanczos_matrix(in_size: int, out_size: int) -> np.ndarray:
     return matrix
 
 
-def _clip8(sums: np.ndarray) -> np.ndarray:
-    # Pillow adds half an LSB (1 << 21) before shifting right by 22; all values are exact in float64
-    shifted = np.floor((sums + (1 << (_PRECISION_BITS - 1))) / (1 << _PRECISION_BITS))
-    return np.clip(shifted, 0, 255)
+@lru_cache(maxsize=16)
+def _scaled(in_size: int, out_size: int) -> np.ndarray:
+    """Pillow's coefficients divided by 2**22, transposed for a right product: each product and every partial sum
+    of a row is then a multiple of 2**-22 below 2**13, exact in float64, so the product is Pillow's sum / 2**22."""
+    return np.ascontiguousarray(pillow_lanczos_matrix(in_size, out_size).T / (1 << _PRECISION_BITS))
+
+
+def _resample(rows: np.ndarray, in_size: int, out_size: int) -> np.ndarray:
+    """One Pillow pass over (M, in_size) rows: the fixed-point sums, plus half an LSB, shifted right by 22 bits and
+    clipped to 0..255, as Resample.c's clip8 (the scaled product is sum / 2**22; adding 0.5 and flooring is the shift)."""
+    out = rows @ _scaled(in_size, out_size)
+    out += 0.5
+    np.floor(out, out=out)
+    return np.clip(out, 0, 255, out=out)
+
+
+_GREY_WEIGHTS = np.array([[19595, 38470, 7471]], np.float64)  # Pillow's ITU-R 601-2 luma in 16-bit fixed point
 
 
 def pillow_grey(rgb: np.ndarray) -> np.ndarray:
-    """Pillow's RGB -> L conversion (ITU-R 601-2 luma in 16-bit fixed point) for (..., 3) uint8."""
-    # Pillow's integer formula in uint32, one channel at a time (3x faster than a float64 dot product)
-    weighted = np.multiply(rgb[..., 0], 19595, dtype=np.uint32)
-    weighted += np.multiply(rgb[..., 1], 38470, dtype=np.uint32)
-    weighted += np.multiply(rgb[..., 2], 7471, dtype=np.uint32)
-    weighted += 0x8000
-    weighted >>= 16
-    return weighted.astype(np.uint8)
+    """Pillow's RGB -> L conversion, ``(19595 R + 38470 G + 7471 B + 0x8000) >> 16``, for (..., 3) uint8.
+
+    One channel mix in float32 (cv2.transform, 5 times faster than three uint32 products in numpy): every product
+    and every partial sum is an integer below 2**24, so float32 holds each exactly in any order of addition
+    (checked over all 2**24 colours in tests/data/test_phash.py)."""
+    if rgb.size == 0:
+        return np.zeros(rgb.shape[:-1], np.uint8)
+    image = np.ascontiguousarray(rgb).reshape(-1, rgb.shape[-2] if rgb.ndim > 2 else 1, 3).astype(np.float32)
+    mixed = cv2.transform(image, _GREY_WEIGHTS)
+    mixed += 0x8000
+    mixed *= 1 / 65536  # a power of two: exact
+    return np.floor(mixed).astype(np.uint8).reshape(rgb.shape[:-1])
 
 
 def pillow_resize_lanczos(grey: np.ndarray, size: int) -> np.ndarray:
@@ -73,11 +91,10 @@ def pillow_resize_lanczos(grey: np.ndarray, size: int) -> np.ndarray:
     n, height, width = grey.shape
     x = grey.astype(np.float64)
     if width != size:  # rows of every frame in one matrix product
-        x = _clip8(x.reshape(-1, width) @ pillow_lanczos_matrix(width, size).T).reshape(n, height, size)
+        x = _resample(x.reshape(-1, width), width, size).reshape(n, height, size)
     if height != size:  # columns likewise, on the transposed frames
         columns = np.ascontiguousarray(x.transpose(0, 2, 1)).reshape(-1, height)
-        x = _clip8(columns @ pillow_lanczos_matrix(height, size).T).reshape(n, size, size)
-        x = x.transpose(0, 2, 1)
+        x = _resample(columns, height, size).reshape(n, size, size).transpose(0, 2, 1)
     return x
 
 

@@ -66,3 +66,13 @@ def test_similar_frames_are_close_and_different_frames_far():
 def test_rejects_wrong_shape():
     with pytest.raises(ValueError):
         phash_batch(np.zeros((2, 64, 64), np.uint8))
+
+
+def test_grey_is_pillows_formula_for_every_colour():
+    """All 2**24 colours through the float32 channel mix against Pillow's integer formula."""
+    v = np.arange(1 << 24, dtype=np.uint32)
+    rgb = np.stack([(v >> 16) & 255, (v >> 8) & 255, v & 255], axis=-1).astype(np.uint8)
+    r, g, b = (rgb[:, i].astype(np.uint32) for i in range(3))
+    expected = (19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16
+    for shape in [(4096, 4096, 3), (-1, 3)]:
+        np.testing.assert_array_equal(pillow_grey(rgb.reshape(shape)).reshape(-1), expected)
