@@ -67,7 +67,7 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_array
+from scipy.sparse import coo_array, hstack, vstack
 
 from harness.errors import HarnessError
 
@@ -85,6 +85,11 @@ MARGIN = 1e-6                   # printed ratio intervals are widened by this to
 SCIP_FEASTOL = 1e-7             # SCIP's feasibility tolerance (default 1e-6) for the exact model of averaged figures
 WITNESS_BANDS = (0.0, 0.01, 0.05)  # how far from an averaged figure each free class's ratio may start (see
                                    # _decide_banded), tried in turn
+WITNESS_CLASS_SIZE = 2000       # _shaped_start: every class at least this large (or as large as its support allows)
+SHAPE_BANDS = (0.005, 0.02, 0.1, 0.3)  # ... with each class's ratio this near each averaged figure, tried in turn
+REFINE_RHO = 0.3                # _refine's first trust region: each cell within this share of its value (of
+REFINE_FLOOR = 50               # ... at least this many counts), halved after each step that does not help
+REFINE_STEPS = 15               # ... steps at most
 WITNESS_TIME_LIMIT_S = 3.0      # per witness-search MILP (a search that stops proves nothing either way)
 WITNESS_N_CAP_NEAR = 5_000_000  # ... and the search near ratio targets, where every class must hit two narrow windows
 WITNESS_N_CAP = 200_000         # witness searches look among evaluation sets of at most this many samples (or the
@@ -679,10 +684,14 @@ def _decide(figures: list[Figure], index: dict[str, int], normal: str, exact: bo
 
 
 def _witness(figures: list[Figure], index: dict[str, int], normal: str, relaxed: _Outcome) -> _Outcome | None:
-    """A matrix satisfying every figure exactly: the banded model's witness, or the same with the averaged figures'
-    denominators fixed at its own (then every figure is linear, _decide_fixed); then, from the relaxation's and
+    """A matrix satisfying every figure exactly: first _refine's, from a large diagonal-heavy start (_shaped_start);
+    then the banded model's witness, or the same with the averaged figures' denominators fixed at its own (then every figure is linear, _decide_fixed); then, from the relaxation's and
     the banded witnesses, per-class ratio targets (_ratio_targets) and an integer matrix in bands around them
     (_near). None if none is found; that proves nothing."""
+    shaped = _shaped_start(figures, index, normal)
+    refined = None if shaped is None else _refine(figures, index, normal, shaped)
+    if refined is not None:
+        return _Outcome(FEASIBLE, refined, proven=True)
     banded = []
     for band in WITNESS_BANDS:
         start = _decide_banded(figures, index, normal, band)
@@ -699,6 +708,103 @@ def _witness(figures: list[Figure], index: dict[str, int], normal: str, relaxed:
         witness = None if targets is None else _near(figures, index, normal, targets)
         if witness is not None and not _violated(figures, witness, index, normal):
             return _Outcome(FEASIBLE, witness, proven=True)
+    return None
+
+
+def _shaped_start(figures: list[Figure], index: dict[str, int], normal: str) -> list[list[int]] | None:
+    """A start for _refine: a witness of the narrowed linear model in which every class has at least
+    WITNESS_CLASS_SIZE samples and predictions (or what its support allows), and every class's ratio, for each
+    averaged figure's metric and each class without its own printed figure of that metric, lies within a band
+    about the averaged figure (the narrowest of SHAPE_BANDS that is feasible, or none): a large, diagonal-heavy
+    matrix, where a step of one count moves a ratio little, so linearising the averages is accurate."""
+    built = _linear(figures, index, normal, -MARGIN)
+    if built is None:
+        return None
+    boxes = built[1]
+    own = {(f.kind, index[f.cls]) for f in figures if f.kind in _PER_CLASS and f.cls}
+    for band in (*SHAPE_BANDS, None):
+        model = _narrowed_model(figures, index, normal, cap=WITNESS_N_CAP_NEAR)
+        if model is None:
+            return None
+        for i in range(model.k):
+            model.row(model.row_sum(i), lo=min(WITNESS_CLASS_SIZE, boxes.r[i][1]))
+            model.row(model.col_sum(i), lo=min(WITNESS_CLASS_SIZE, boxes.r[i][0]) // 2)
+        for fig in figures if band is not None else []:
+            if fig.kind in RELAXED_KINDS:
+                metric, (lo, hi) = _METRIC_OF[fig.kind], _span(fig, -MARGIN)
+                for i in range(model.k):
+                    if (metric, i) not in own:
+                        _encode_class_ratio(model, metric, i, (max(0.0, lo - band), min(1.0, hi + band)))
+        outcome = _solved(model, WITNESS_TIME_LIMIT_S)
+        if outcome.status == FEASIBLE:
+            return outcome.matrix
+    return None
+
+
+def _averaged_value(fig: Figure, c: np.ndarray) -> tuple[float, np.ndarray]:
+    """An averaged figure's value at the (float) matrix c, and its gradient with respect to every cell."""
+    k = len(c)
+    d, rows, cols = np.diag(c), c.sum(axis=1), c.sum(axis=0)
+    metric = _METRIC_OF[fig.kind]
+    # each class's ratio and its partial derivatives by its numerator's C_ii, its row sum and its column sum
+    den = np.maximum({"recall": rows, "precision": cols}.get(metric, rows + cols), 1.0)
+    scale = 2.0 if metric == "f1" else 1.0
+    f, f_d = scale * d / den, scale / den
+    f_r = -f / den if metric != "precision" else np.zeros(k)
+    f_p = -f / den if metric != "recall" else np.zeros(k)
+    if fig.kind == "weighted_f1":  # sum R_i f_i / N
+        n, w = c.sum(), float(rows @ f)
+        grad = (f + rows * f_r)[:, None] + (rows * f_p)[None, :] + np.diag(rows * f_d)
+        return w / n, grad / n - w / n**2
+    return float(f.mean()), (f_r[:, None] + f_p[None, :] + np.diag(f_d)) / k
+
+
+def _refine(figures: list[Figure], index: dict[str, int], normal: str, start: list[list[int]]) -> list[list[int]] | None:
+    """A witness search from ``start`` by sequential linear programming: each step is the narrowed linear model
+    plus every averaged figure linearised at the current matrix (its target the middle half of the printed
+    interval, any shortfall a slack HiGHS minimises), each cell within a trust region about the current one. A
+    step is taken when it brings the averages closer to their targets, else the region is halved. A matrix
+    that meets every figure in exact arithmetic is returned; None after REFINE_STEPS (this proves nothing)."""
+    model = _narrowed_model(figures, index, normal, cap=WITNESS_N_CAP_NEAR)
+    if model is None:
+        return None
+    k, averaged = model.k, [f for f in figures if f.kind in RELAXED_KINDS]
+    targets = [(lo + (hi - lo) / 4, hi - (hi - lo) / 4) for lo, hi in (_span(f, -MARGIN) for f in averaged)]
+
+    def miss(c: np.ndarray) -> float:
+        values = [_averaged_value(f, c)[0] for f in averaged]
+        return sum(max(0.0, lo - v, v - hi) for v, (lo, hi) in zip(values, targets, strict=True))
+
+    base, m = model.constraints(), len(averaged)
+    slack = coo_array(np.hstack([np.eye(m), -np.eye(m)]))
+    c, rho = np.asarray(start, dtype=float), REFINE_RHO
+    current = miss(c)
+    for _ in range(REFINE_STEPS):
+        grads, lo, hi = [], [], []
+        for fig, (t_lo, t_hi) in zip(averaged, targets, strict=True):
+            value, grad = _averaged_value(fig, c)
+            offset = value - float((grad * c).sum())
+            grads.append(grad.ravel())
+            lo.append(t_lo - offset)
+            hi.append(t_hi - offset)
+        a = vstack([hstack([base.A, coo_array((base.A.shape[0], 2 * m))]), hstack([coo_array(np.array(grads)), slack])])
+        step = np.floor(rho * np.maximum(c.ravel(), REFINE_FLOOR))
+        res = milp(np.concatenate([np.zeros(k * k), np.ones(2 * m)]),
+                   constraints=LinearConstraint(a, np.concatenate([base.lb, lo]), np.concatenate([base.ub, hi])),
+                   integrality=np.concatenate([np.ones(k * k), np.zeros(2 * m)]),
+                   bounds=Bounds(np.concatenate([np.maximum(0.0, c.ravel() - step), np.zeros(2 * m)]),
+                                 np.concatenate([np.minimum(model.n_max, c.ravel() + step), np.full(2 * m, np.inf)])),
+                   options={"time_limit": WITNESS_TIME_LIMIT_S})
+        if res.x is None:
+            return None
+        trial = np.rint(res.x[:k * k]).reshape(k, k)
+        missed = miss(trial)
+        if missed == 0.0 and not _violated(figures, trial.astype(int).tolist(), index, normal):
+            return trial.astype(int).tolist()
+        if missed < current:
+            c, current = trial, missed
+        else:
+            rho /= 2
     return None
 
 
