@@ -46,7 +46,7 @@ audit: setup
 	dvc exp run -S run.model_free=true $(if $(DATA),-S data=$(SOURCE) -S data.root=$(abspath $(DATA)))
 
 # the model-free audit at UCF-Crime's size (synthetic, generated in the real layout), timed stage by stage with peak
-# memory into results/scale/<host>-scale-<SCALE>.json (harness/bench/scale_check.py; about half an hour at SCALE=1)
+# memory into results/scale/<host>-scale-<SCALE>.json (harness/bench/scale_check.py; about 14 minutes at SCALE=1)
 SCALE ?= 1
 scale-check: setup
 	python -m harness.bench.scale_check --scale $(SCALE) --docs docs/data.md

@@ -7,7 +7,7 @@ a work folder, each as its own process, and writes one JSON file: every stage's 
 largest resident set of the stage or any process it waited for, from wait4), the disk written besides the frames,
 and each figure against the issue's targets (index + splits + probe at most 5 minutes, at most 4 GB a stage,
 at most 1 GB of disk besides the frames). Generation is timed apart: it stands in for data a reviewer already
-has. Not part of `make test`: at full size it takes about half an hour on 2 cores.
+has. Not part of `make test`: at full size it takes about 14 minutes on 2 cores (6 of them generating).
 """
 
 from __future__ import annotations
