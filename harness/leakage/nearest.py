@@ -115,8 +115,8 @@ class WindowSearch:
             nearest = products.argmin(axis=1)[:, None]
             np.put_along_axis(searched, nearest, True, axis=1)
             np.put_along_axis(products, nearest, np.inf, axis=1)
-        for j in range(len(occupied)):
-            members.search(occupied[j], np.flatnonzero(searched[:, j]), q, qn, best, row)
+        for j, column in enumerate(np.ascontiguousarray(searched.T)):  # by cluster: a contiguous row each
+            members.search(occupied[j], np.flatnonzero(column), q, qn, best, row)
         # 2. every other cluster the bound cannot rule out: |q - m| <= r + s (s = sqrt(best)), squared and widened by
         # _ROUND of every term, with the cross term 2 r s folded into one product of [q, s] and [m, r]
         s = (1 + _ROUND) * np.sqrt(best)
@@ -125,8 +125,8 @@ class WindowSearch:
         products -= ((1 - _ROUND) * cn - (1 + _ROUND) * r * r)[None, :]
         needed = products >= ((1 - _ROUND) * qn - (1 + _ROUND) * s * s)[:, None]
         needed &= ~searched
-        for j in range(len(occupied)):
-            members.search(occupied[j], np.flatnonzero(needed[:, j]), q, qn, best, row)
+        for j, column in enumerate(np.ascontiguousarray(needed.T)):
+            members.search(occupied[j], np.flatnonzero(column), q, qn, best, row)
         return row, best
 
 

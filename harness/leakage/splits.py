@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from harness.config import DataConfig, SplitsConfig, WindowConfig
 from harness.data.windows import windows_per_video
@@ -173,6 +172,8 @@ def hold_out_videos(windows: pd.DataFrame, fractions: dict[str, float], seed: in
 
 def frame_split(windows: pd.DataFrame, cfg: SplitsConfig) -> Manifest:
     """The write-up's split: random_split of all Train windows, test = validation."""
+    import torch  # here, not at the top: only this strategy needs torch's generator (1.5 s to import a stage)
+
     train_windows = windows[windows["official_split"] == "train"].reset_index(drop=True)
     n = len(train_windows)
     n_train = int(cfg.frame.train_fraction * n)
