@@ -78,8 +78,10 @@ def thumbnail_batch(frames: np.ndarray, size: int) -> np.ndarray:
     go through one resize stacked as a single tall image (no area straddles two frames then; half the time of a
     call a frame)."""
     n, height, width, _ = frames.shape
-    if n == 0 or height % size or width % size:
-        return np.stack([thumbnail(f, size) for f in frames]) if n else np.zeros((0, size * size * 3), np.uint8)
+    if n == 0:
+        return np.zeros((0, size * size * 3), np.uint8)
+    if height % size or width % size:
+        return np.stack([thumbnail(f, size) for f in frames])
     tall = cv2.resize(frames.reshape(n * height, width, 3), (size, n * size), interpolation=cv2.INTER_AREA)
     return tall.reshape(n, size * size * 3)
 

@@ -82,30 +82,27 @@ class WindowSearch:
         train_ids, eval_ids = np.asarray(train_ids, np.int64), np.asarray(eval_ids, np.int64)
         if len(train_ids) == 0:
             raise ValueError("no training windows to search")
-        k = len(self.centres)
-        # the training windows' stored rows by cluster, then by row of train_ids (a tie goes to the lower row)
-        stored = self.position[train_ids]
-        order = np.lexsort((np.arange(len(train_ids)), self.cluster[train_ids]))
-        starts = np.searchsorted(self.cluster[train_ids][order], np.arange(k + 1))
-        members = _Members(self.x[stored[order]], order, starts)
-        radius = np.full(k, -np.inf)
-        np.maximum.at(radius, self.cluster[train_ids], self.radius[stored])
+        cluster, stored = self.cluster[train_ids], self.position[train_ids]
+        order = np.argsort(cluster, kind="stable")  # by cluster, then by row of train_ids (a tie goes to the lower row)
+        radius = np.full(len(self.centres), -np.inf)
+        np.maximum.at(radius, cluster, self.radius[stored])
+        members = _Members(self.x[stored[order]], order, np.searchsorted(cluster[order], np.arange(len(radius) + 1)),
+                           self.centres, radius)
         chunks = [eval_ids[i : i + _CHUNK] for i in range(0, len(eval_ids), _CHUNK)]
         with threadpool_limits(1), ThreadPoolExecutor(self.threads) as pool:  # BLAS releases the GIL
-            results = list(pool.map(lambda chunk: self._search(members, radius, self.x[self.position[chunk]]), chunks))
+            results = list(pool.map(lambda chunk: self._search(members, self.x[self.position[chunk]]), chunks))
         if not results:
             return np.zeros(0, np.int64), np.zeros(0)
         return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
-    def _search(self, members: _Members, radius: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    @staticmethod
+    def _search(members: _Members, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The search of centred evaluation windows ``q``: row in train_ids of each one's nearest, and its distance."""
         qn = np.einsum("ij,ij->i", q, q)
         best, row = np.full(len(q), np.inf), np.full(len(q), -1, np.int64)
-        occupied = np.flatnonzero(np.diff(members.starts) > 0)
+        occupied, centres, r, cn = members.occupied, members.centres, members.radius, members.centre_norms
         if len(q) == 0 or len(occupied) == 0:
             return row, best
-        centres, r = self.centres[occupied], radius[occupied]
-        cn = np.einsum("ij,ij->i", centres, centres)
         # 1. each window's FIRST nearest centres (least |m|^2 - 2 q.m), their clusters searched: an upper bound
         products = q @ centres.T
         products *= -2
@@ -120,7 +117,7 @@ class WindowSearch:
         # 2. every other cluster the bound cannot rule out: |q - m| <= r + s (s = sqrt(best)), squared and widened by
         # _ROUND of every term, with the cross term 2 r s folded into one product of [q, s] and [m, r]
         s = (1 + _ROUND) * np.sqrt(best)
-        products = np.hstack([q, s[:, None]]) @ np.hstack([centres, r[:, None]]).T
+        products = np.hstack([q, s[:, None]]) @ members.centres_and_radii.T
         products *= 2
         products -= ((1 - _ROUND) * cn - (1 + _ROUND) * r * r)[None, :]
         needed = products >= ((1 - _ROUND) * qn - (1 + _ROUND) * s * s)[:, None]
@@ -131,12 +128,18 @@ class WindowSearch:
 
 
 class _Members:
-    """The look-up's training windows grouped by cluster (rows ``starts[c]:starts[c + 1]``)."""
+    """One look-up's training windows grouped by cluster (rows ``starts[c]:starts[c + 1]``), and the clusters that
+    hold any (``occupied``) with their centres and radii, shared by every chunk of evaluation windows."""
 
-    def __init__(self, x: np.ndarray, order: np.ndarray, starts: np.ndarray) -> None:
+    def __init__(self, x: np.ndarray, order: np.ndarray, starts: np.ndarray, centres: np.ndarray,
+                 radius: np.ndarray) -> None:
         self.x, self.order, self.starts = x, order, starts
         self.norms = np.einsum("ij,ij->i", x, x)
         self.largest = float(self.norms.max(initial=0.0))
+        self.occupied = np.flatnonzero(np.diff(starts) > 0)
+        self.centres, self.radius = centres[self.occupied], radius[self.occupied]
+        self.centre_norms = np.einsum("ij,ij->i", self.centres, self.centres)
+        self.centres_and_radii = np.hstack([self.centres, self.radius[:, None]])  # step 2's product, [m, r]
 
     def search(self, c: int, which: np.ndarray, q: np.ndarray, qn: np.ndarray, best: np.ndarray, row: np.ndarray) -> None:
         """Brute force of the evaluation windows ``which`` against cluster ``c``'s members, keeping the nearer.
