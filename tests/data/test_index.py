@@ -217,6 +217,30 @@ def test_thumbnails_come_from_the_index_decode(messy_root):
     assert index_frames(messy_root, CLASSES, 64, workers=1).thumbnails is None
 
 
+def test_index_hashes_are_the_rgb_frames_phash(messy_root):
+    """The index hashes frames in OpenCV's channel order (no colour pass a frame); its pHashes are those of the RGB
+    frames the training loader reads, converted frames (grey, alpha, 16-bit, resized) included."""
+    from harness.data.frames import read_frame
+    from harness.data.phash import phash_batch
+
+    frames = index_frames(messy_root, CLASSES, 64, workers=2).frames
+    rgb = np.stack([read_frame(p, 64) for p in frames["path"]])
+    assert (frames["conversions"] != "").sum() == 4
+    np.testing.assert_array_equal(frames["phash"].to_numpy(), phash_batch(rgb))
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 16) - 1, 1 << 16, (1 << 16) + 1, 3 << 20])
+def test_read_bytes_reads_whole_files(tmp_path, size):
+    """One os.read for a small file, more for a file of the first read's size or larger: the same bytes."""
+    from harness.data.frames import read_bytes
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes())
+    assert read_bytes(str(path)) == path.read_bytes()
+    with pytest.raises(OSError):
+        read_bytes(str(tmp_path))  # a folder: the index reports it as "cannot be read"
+
+
 def test_split_stage_lists_videos_too_short_for_a_window(messy_root, tmp_path):
     """Prepare then split on a real folder: the short videos are named with their PNG counts."""
     params = real_frames_params(tmp_path, messy_root)

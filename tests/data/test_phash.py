@@ -47,6 +47,13 @@ def test_grey_frames_hash_like_their_rgb_copy():
     np.testing.assert_array_equal(phash_batch(rgb), np.array(expected, np.uint64))
 
 
+def test_bgr_frames_hash_like_their_rgb_copy():
+    """The index hashes frames in OpenCV's channel order, with the grey weights swapped: the same bits."""
+    images = natural_images(60, (64, 64), seed=11)
+    expected = np.array([oracle(im) for im in images], np.uint64)
+    np.testing.assert_array_equal(phash_batch(np.ascontiguousarray(images[..., ::-1]), "bgr"), expected)
+
+
 def test_batching_does_not_change_hashes():
     images = natural_images(300, (64, 64), seed=7)
     whole = phash_batch(images)
@@ -76,3 +83,4 @@ def test_grey_is_pillows_formula_for_every_colour():
     expected = (19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16
     for shape in [(4096, 4096, 3), (-1, 3)]:
         np.testing.assert_array_equal(pillow_grey(rgb.reshape(shape)).reshape(-1), expected)
+    np.testing.assert_array_equal(pillow_grey(np.ascontiguousarray(rgb[:, ::-1]), "bgr"), expected)
