@@ -10,7 +10,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup browser repro audit scale-check readme test bench bench-compare bench-calibrate gpu-check params lint lock clean
+.PHONY: setup browser repro audit scale-check index-floor readme test bench bench-compare bench-calibrate gpu-check params lint lock clean
 
 setup: $(VENV)/.installed
 
@@ -50,6 +50,11 @@ audit: setup
 SCALE ?= 1
 scale-check: setup
 	python -m harness.bench.scale_check --scale $(SCALE) --docs docs/data.md
+
+# the index against the PNG decode floor, 5 runs of tests/benchmarks/test_index_throughput.py (about 2 minutes):
+# results/bench/<host>-index-floor.json and the block docs/data.md shows (harness/bench/index_floor.py)
+index-floor: setup
+	python -m harness.bench.index_floor --docs docs/data.md
 
 # the README's figures block, regenerated from the last `make repro` (harness/report/readme.py)
 readme: setup

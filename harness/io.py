@@ -73,6 +73,16 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def replace_block(text: str, block: str, start: str, end: str) -> str:
+    """``text`` with everything from the ``start`` marker to the next ``end`` marker replaced by ``block`` (which
+    carries both markers again): how the generated blocks of the README and the docs are rewritten. ValueError when
+    the markers are missing."""
+    head, found, rest = text.partition(start)
+    if not found or end not in rest:
+        raise ValueError(f"no {start} ... {end} block")
+    return head + block + rest.split(end, 1)[1]
+
+
 def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)

@@ -34,6 +34,7 @@ import numpy as np
 from harness.bench.compare import ALPHA, DEFAULT_FLOOR, FLOOR, PROCESSES, THREADS, Side, compare
 from harness.bench.workbench import PLANTED_SLOWDOWN
 from harness.errors import HarnessError
+from harness.io import replace_block
 
 # the cheapest workload that can carry the planted slowdown (the smoke profile's training step, fp32 and
 # AMP; about 10 s a process, 7 of them imports): 600 processes in about 100 minutes
@@ -122,11 +123,10 @@ def docs_block(results: dict) -> str:
 
 
 def write_docs(results: dict, docs: Path) -> None:
-    text = docs.read_text()
-    if START not in text or END not in text:
-        raise HarnessError(f"{docs} has no calibration block ({START} ... {END})")
-    head, rest = text.split(START, 1)
-    docs.write_text(head + docs_block(results) + rest.split(END, 1)[1])
+    try:
+        docs.write_text(replace_block(docs.read_text(), docs_block(results), START, END))
+    except ValueError as e:
+        raise HarnessError(f"{docs} has {e}") from e
 
 
 def machine() -> dict:

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from harness.config import compose_params
-from harness.io import read_json, write_json
+from harness.io import read_json, replace_block, write_json
 
 log = logging.getLogger("harness")
 
@@ -150,11 +150,7 @@ def docs_block(result: dict[str, Any], name: str) -> str:
 
 
 def write_docs(path: Path, block: str) -> None:
-    text = path.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{path} has no {START} ... {END} block")
-    head, rest = text.split(START, 1)
-    path.write_text(head + block + rest.split(END, 1)[1])
+    path.write_text(replace_block(path.read_text(), block, START, END))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,10 +10,10 @@ reports/verdicts.json (the findings by verdict and severity).
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
+from harness import io
 from harness.io import read_json
 
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
@@ -86,10 +86,10 @@ def figures_block(audit: dict[str, Any], probe: dict[str, Any] | None, sweeps: d
 
 
 def replace_block(text: str, block: str) -> str:
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
-    if not pattern.search(text):
-        raise ValueError(f"README has no {START} ... {END} block")
-    return pattern.sub(lambda _: block, text)
+    try:
+        return io.replace_block(text, block, START, END)
+    except ValueError as e:
+        raise ValueError(f"README has {e}") from e
 
 
 def main() -> None:
