@@ -54,12 +54,15 @@ Method
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
+import os
 import re
+import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -90,12 +93,15 @@ SHAPE_BANDS = (0.005, 0.02, 0.1, 0.3)  # ... with each class's ratio this near e
 REFINE_RHO = 0.3                # _refine's first trust region: each cell within this share of its value (of
 REFINE_FLOOR = 50               # ... at least this many counts), halved after each step that does not help
 REFINE_STEPS = 15               # ... steps at most
+REFINE_GAP = 0.5                # ... each step's MILP stops within this relative gap of its best shortfall
 WITNESS_TIME_LIMIT_S = 3.0      # per witness-search MILP (a search that stops proves nothing either way)
 WITNESS_N_CAP_NEAR = 5_000_000  # ... and the search near ratio targets, where every class must hit two narrow windows
 WITNESS_N_CAP = 200_000         # witness searches look among evaluation sets of at most this many samples (or the
                                 # figures' own lower bound on the total, if larger)
-EXACT_BUDGET_S = 30.0           # the exact pass over small subsets with averaged figures, in all
+EXACT_BUDGET_S = 240.0          # a guard on the exact pass over small subsets with averaged figures (the write-up: about 60 s)
 EXACT_TIME_LIMIT_S = 3.0       # per SCIP solve; past it the subset is undecided
+WARM_STARTS = 3                 # ... and a subset its quick search misses is tried from this many witnesses so far
+GROW_MISSES = 8                 # a witness of the exact pass is grown until this many figures could not be added
 RATIO_SLACK = 1e-9              # float slack on ratio bounds, so an end exactly on a printed bound stays inside
 _ROUND_SLACK = 1e-6             # slack when rounding LP bounds of integer quantities to integers
 
@@ -508,13 +514,19 @@ def _mean_row(model: _Model, fig: Figure, ctx: _Context, boxes: _Boxes) -> tuple
 
 
 def _weighted_rows(model: _Model, fig: Figure, boxes: _Boxes) -> None:
-    """Weighted F1 = sum_i R_i f_i / N, each f_i in its box: sum f_lo R_i <= hi N and sum f_hi R_i >= lo N."""
+    """Weighted F1 = sum_i R_i f_i / N, each f_i in its box: sum f_lo R_i <= hi N and sum f_hi R_i >= lo N, and at
+    most accuracy plus (1 - the lowest f_lo) / 2 times the error rate."""
     lo, hi = _span(fig, model.margin)
     n = model.total()
     high = _lin(*((fu, model.row_sum(i)) for i, (_, fu) in enumerate(boxes.m["f1"])))
     low = _lin(*((fl, model.row_sum(i)) for i, (fl, _) in enumerate(boxes.m["f1"])))
     model.row(_lin((1.0, high), (-(lo - RATIO_SLACK), n)), lo=0.0)
     model.row(_lin((1.0, low), (-(hi + RATIO_SLACK), n)), hi=0.0)
+    # R_i f_i = C_ii + f_i (R_i - P_i) / 2, and the R_i - P_i sum to 0, so with every f_i >= phi the weighted sum
+    # is at most T + (1 - phi) / 2 times the positive R_i - P_i, at most the errors N - T: lo N <= T + (1-phi)/2 (N-T)
+    phi = max(0.0, min(fl for fl, _ in boxes.m["f1"]) - RATIO_SLACK)
+    t = model.trace()
+    model.row(_lin(((1 + phi) / 2, t), ((1 - phi) / 2 - (lo - RATIO_SLACK), n)), lo=0.0)
 
 
 def _encode_averaged(model: _Model, figures: list[Figure], ctx: _Context, boxes: _Boxes) -> bool:
@@ -688,8 +700,7 @@ def _witness(figures: list[Figure], index: dict[str, int], normal: str, relaxed:
     then the banded model's witness, or the same with the averaged figures' denominators fixed at its own (then every figure is linear, _decide_fixed); then, from the relaxation's and
     the banded witnesses, per-class ratio targets (_ratio_targets) and an integer matrix in bands around them
     (_near). None if none is found; that proves nothing."""
-    shaped = _shaped_start(figures, index, normal)
-    refined = None if shaped is None else _refine(figures, index, normal, shaped)
+    refined = _refined_witness(figures, index, normal)
     if refined is not None:
         return _Outcome(FEASIBLE, refined, proven=True)
     banded = []
@@ -720,15 +731,20 @@ def _shaped_start(figures: list[Figure], index: dict[str, int], normal: str) -> 
     built = _linear(figures, index, normal, -MARGIN)
     if built is None:
         return None
-    boxes = built[1]
+    _, boxes, ctx = built
     own = {(f.kind, index[f.cls]) for f in figures if f.kind in _PER_CLASS and f.cls}
+    # the classes whose support no figure fixes share what the total leaves after those it fixes
+    free = [i for i in range(ctx.k) if boxes.r[i][0] < boxes.r[i][1]]
+    room = (min(ctx.n[1], WITNESS_N_CAP_NEAR) - sum(boxes.r[i][0] for i in range(ctx.k) if i not in free)) \
+        // max(len(free), 1)
+    size = [min(WITNESS_CLASS_SIZE, boxes.r[i][1], max(room, boxes.r[i][0])) for i in range(ctx.k)]
     for band in (*SHAPE_BANDS, None):
         model = _narrowed_model(figures, index, normal, cap=WITNESS_N_CAP_NEAR)
         if model is None:
             return None
         for i in range(model.k):
-            model.row(model.row_sum(i), lo=min(WITNESS_CLASS_SIZE, boxes.r[i][1]))
-            model.row(model.col_sum(i), lo=min(WITNESS_CLASS_SIZE, boxes.r[i][0]) // 2)
+            model.row(model.row_sum(i), lo=size[i])
+            model.row(model.col_sum(i), lo=min(size[i], boxes.r[i][0]) // 2)
         for fig in figures if band is not None else []:
             if fig.kind in RELAXED_KINDS:
                 metric, (lo, hi) = _METRIC_OF[fig.kind], _span(fig, -MARGIN)
@@ -763,21 +779,29 @@ def _refine(figures: list[Figure], index: dict[str, int], normal: str, start: li
     """A witness search from ``start`` by sequential linear programming: each step is the narrowed linear model
     plus every averaged figure linearised at the current matrix (its target the middle half of the printed
     interval, any shortfall a slack HiGHS minimises), each cell within a trust region about the current one. A
-    step is taken when it brings the averages closer to their targets, else the region is halved. A matrix
-    that meets every figure in exact arithmetic is returned; None after REFINE_STEPS (this proves nothing)."""
+    step is taken when it brings the averages closer to their targets, else the region is halved. The first
+    matrix (the start included) that meets every figure in exact arithmetic is returned; None after REFINE_STEPS
+    (this proves nothing)."""
     model = _narrowed_model(figures, index, normal, cap=WITNESS_N_CAP_NEAR)
     if model is None:
         return None
     k, averaged = model.k, [f for f in figures if f.kind in RELAXED_KINDS]
     targets = [(lo + (hi - lo) / 4, hi - (hi - lo) / 4) for lo, hi in (_span(f, -MARGIN) for f in averaged)]
 
-    def miss(c: np.ndarray) -> float:
+    spans = [_span(f, -MARGIN) for f in averaged]
+
+    def miss(c: np.ndarray, within: list[Interval] = targets) -> float:
         values = [_averaged_value(f, c)[0] for f in averaged]
-        return sum(max(0.0, lo - v, v - hi) for v, (lo, hi) in zip(values, targets, strict=True))
+        return sum(max(0.0, lo - v, v - hi) for v, (lo, hi) in zip(values, within, strict=True))
+
+    def meets(c: np.ndarray) -> bool:  # inside every printed interval (narrowed), then checked exactly
+        return miss(c, spans) == 0.0 and not _violated(figures, c.astype(int).tolist(), index, normal)
 
     base, m = model.constraints(), len(averaged)
     slack = coo_array(np.hstack([np.eye(m), -np.eye(m)]))
     c, rho = np.asarray(start, dtype=float), REFINE_RHO
+    if meets(c):
+        return c.astype(int).tolist()
     current = miss(c)
     for _ in range(REFINE_STEPS):
         grads, lo, hi = [], [], []
@@ -789,23 +813,38 @@ def _refine(figures: list[Figure], index: dict[str, int], normal: str, start: li
             hi.append(t_hi - offset)
         a = vstack([hstack([base.A, coo_array((base.A.shape[0], 2 * m))]), hstack([coo_array(np.array(grads)), slack])])
         step = np.floor(rho * np.maximum(c.ravel(), REFINE_FLOOR))
-        res = milp(np.concatenate([np.zeros(k * k), np.ones(2 * m)]),
-                   constraints=LinearConstraint(a, np.concatenate([base.lb, lo]), np.concatenate([base.ub, hi])),
-                   integrality=np.concatenate([np.ones(k * k), np.zeros(2 * m)]),
-                   bounds=Bounds(np.concatenate([np.maximum(0.0, c.ravel() - step), np.zeros(2 * m)]),
-                                 np.concatenate([np.minimum(model.n_max, c.ravel() + step), np.full(2 * m, np.inf)])),
-                   options={"time_limit": WITNESS_TIME_LIMIT_S})
+        with _quiet_stdout():  # HiGHS 1.x prints a debug line to stdout on some early stops (mip_rel_gap)
+            res = milp(np.concatenate([np.zeros(k * k), np.ones(2 * m)]),
+                       constraints=LinearConstraint(a, np.concatenate([base.lb, lo]), np.concatenate([base.ub, hi])),
+                       integrality=np.concatenate([np.ones(k * k), np.zeros(2 * m)]),
+                       bounds=Bounds(np.concatenate([np.maximum(0.0, c.ravel() - step), np.zeros(2 * m)]),
+                                     np.concatenate([np.minimum(model.n_max, c.ravel() + step), np.full(2 * m, np.inf)])),
+                       options={"time_limit": WITNESS_TIME_LIMIT_S, "mip_rel_gap": REFINE_GAP})
         if res.x is None:
             return None
         trial = np.rint(res.x[:k * k]).reshape(k, k)
-        missed = miss(trial)
-        if missed == 0.0 and not _violated(figures, trial.astype(int).tolist(), index, normal):
+        if meets(trial):
             return trial.astype(int).tolist()
+        missed = miss(trial)
         if missed < current:
             c, current = trial, missed
         else:
             rho /= 2
     return None
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """File descriptor 1 sent to /dev/null for the block (C code's prints included), then restored."""
+    sys.stdout.flush()
+    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
 
 
 def _ratio_targets(figures: list[Figure], index: dict[str, int], start: np.ndarray) -> dict[str, np.ndarray] | None:
@@ -1170,6 +1209,9 @@ def _explain(conflict: tuple[int, ...], figures: list[Figure], index: dict[str, 
         (alo, ahi), (elo, ehi) = printed_interval(kinds["accuracy"].value), printed_interval(kinds["error_rate"].value)
         return (f"Accuracy and error rate add up to 100%; the printed {_printed(kinds['accuracy'])} and "
                 f"{_printed(kinds['error_rate'])} add up to {_pct(alo + elo)} to {_pct(ahi + ehi)}.")
+    rate = kinds.get("error_rate") or kinds.get("accuracy")
+    if len(conflict) == 3 and rate is not None and {"f1_min", "weighted_f1"} <= set(kinds):
+        return _explain_weighted(rate, kinds["f1_min"], kinds["weighted_f1"])
     others_of = {i: [figures[j] for j in conflict if j != i] for i in conflict}
     deadline = time.monotonic() + EXPLAIN_BUDGET_S
     for i in reversed(conflict):
@@ -1189,6 +1231,16 @@ def _explain(conflict: tuple[int, ...], figures: list[Figure], index: dict[str, 
     return (f"No integer confusion matrix satisfies these {len(conflict)} figures together (the solver's proof); "
             "no one of them could be isolated, within the time allowed, as a count or as a ratio over a denominator "
             "the others fix.")
+
+
+def _explain_weighted(rate: Figure, floor: Figure, weighted: Figure) -> str:
+    """The weighted-F1 bound as a sentence: at most 1 - (1 + the lowest class F1) / 2 x the error rate."""
+    e = printed_interval(rate.value)[0] if rate.kind == "error_rate" else 1.0 - printed_interval(rate.value)[1]
+    phi = _f1_floor(floor)
+    return (f"Each class's support times its F1 is its correct count plus F1 x (support - predictions) / 2, and "
+            f"supports and predictions have the same sum, so weighted F1 is at most accuracy + (1 - the lowest class "
+            f"F1) / 2 x error rate: with an error rate of at least {_pct(e)} and every F1 at least {_pct(phi)}, at most "
+            f"1 - {(1 + phi) / 2:g} x {_pct(e)} = {_pct(1 - (1 + phi) / 2 * e)}, below the printed {_printed(weighted)}.")
 
 
 def _others(k: int, verb: str) -> str:
@@ -1381,89 +1433,99 @@ class _ExactPass:
     found: list[tuple[int, ...]] = field(default_factory=list)      # conflicts only the exact model shows
     undecided: list[tuple[int, ...]] = field(default_factory=list)  # subsets neither proven nor refuted in time
     complete: bool = True                                           # every such subset was tried
-    tried: int = 0                                                  # subsets that needed the exact model
+    subsets: int = 0                                                # such subsets (no known conflict in them)
+    witnesses: int = 0                                              # witness matrices that certify them
+    tried: int = 0                                                  # subsets the quick witness search missed
     budget_s: float = EXACT_BUDGET_S
 
 
 def _exact_small(figures: list[Figure], decide: Decide, conflicts: list[tuple[int, ...]],  # noqa: C901 -- one pass
                  index: dict[str, int], normal: str, budget_s: float = EXACT_BUDGET_S, size: int = SMALL) -> _ExactPass:
-    """Every subset of at most ``size`` figures with an averaged figure that the relaxation let through (no exact
-    witness) is decided on the exact model, by size, while ``budget_s`` lasts. Witness chains come first (_witness_chain, one
-    from each averaged figure, for half the budget), each certifying every subset of the figures it satisfies; a subset that contains a conflict is skipped, so each one found is minimal as long as its proper
-    subsets were decided (an undecided one is listed)."""
+    """Every subset of at most ``size`` figures with an averaged figure and no known conflict in it (the relaxation let
+    it through: the small search found no conflict there) is decided on the exact model, by size then list order.
+
+    A greedy cover of witnesses: one integer matrix certifies every subset of the figures it satisfies (checked in
+    exact arithmetic), so a subset no witness covers yet gets one from _refined_witness (about 0.1 s), which is then
+    grown (_grow) by the figures most of the still uncovered subsets contain, each addition a further witness search,
+    so that one witness covers many subsets. A subset the quick search finds none for is decided by ``decide`` (the
+    relaxation, every witness search, then SCIP): a conflict found is minimal, its proper subsets having been decided
+    before it; an undecided one is listed. ``budget_s`` is a guard: the pass stops when it is spent (and says so)."""
     deadline = time.monotonic() + budget_s
     n = len(figures)
-    out, certified = _ExactPass(budget_s=budget_s), []  # certified: bitmasks of the figures each witness satisfies
-
-    def certify(matrix: list[list[int]]) -> None:
-        certified.append(sum(1 << i for i in range(n) if not _violated([figures[i]], matrix, index, normal)))
-
+    out = _ExactPass(budget_s=budget_s)
     averaged = sum(1 << i for i, f in enumerate(figures) if f.kind in RELAXED_KINDS)
-    chains_until = time.monotonic() + budget_s / 2
-    for seed in (i for i in range(n) if averaged >> i & 1):
-        # a chain of witnesses from each averaged figure, satisfying as many figures as it can: certifies many subsets
-        chain = _witness_chain(figures, (seed,), list(range(n)), index, normal, conflicts, chains_until)
-        if chain is not None and not any(chain[1] & c == chain[1] for c in certified):
-            certified.append(chain[1])
-    known = list(conflicts)
-    for k in range(1, size + 1):
-        for subset in itertools.combinations(range(n), k):
-            mask = sum(1 << i for i in subset)
-            if not mask & averaged or any(mask & c == mask for c in certified) or \
-                    any(set(c) <= set(subset) for c in known):
-                continue
-            relaxed = decide(subset, exact=False)
-            if relaxed.status != FEASIBLE:
-                continue  # infeasible: a conflict the search found (or contains one); undecided: listed there
-            if relaxed.proven:
-                certify(relaxed.matrix)
-                continue
-            if time.monotonic() > deadline:
-                out.complete = False
-                return out
+    known = [sum(1 << i for i in c) for c in conflicts]
+    certified: list[int] = []  # bitmasks of the figures each witness satisfies
+    matrices: list[tuple[int, list[list[int]]]] = []  # (bitmask, a witness of the figures it holds), one per chain
+
+    def satisfied(matrix: list[list[int]]) -> int:
+        return sum(1 << i for i in range(n) if not _violated([figures[i]], matrix, index, normal))
+
+    pending = [(s, m) for k in range(1, size + 1) for s in itertools.combinations(range(n), k)
+               if (m := sum(1 << i for i in s)) & averaged and not any(c & m == c for c in known)]
+    out.subsets = len(pending)
+    for pos, (subset, mask) in enumerate(pending):
+        if any(mask & c == mask for c in certified) or any(c & mask == c for c in known):
+            continue
+        if time.monotonic() > deadline:
+            out.complete = False
+            return out
+        chosen = [figures[i] for i in subset]
+        witness = _refined_witness(chosen, index, normal)
+        # else _refine from the witnesses so far that meet most of the subset (their matrices are realistic)
+        for _, start in sorted(matrices, key=lambda w: -(w[0] & mask).bit_count())[:WARM_STARTS] if witness is None else []:
+            witness = _refine(chosen, index, normal, start)
+            if witness is not None:
+                break
+        if witness is None:
+            if decide(subset, exact=False).status != FEASIBLE:
+                continue  # the relaxation refutes it (a conflict the search found) or is undecided (listed there)
             out.tried += 1
             outcome = decide(subset)
             if outcome.status == INFEASIBLE:
                 out.found.append(subset)
-                known.append(subset)
-            elif outcome.status == FEASIBLE:
-                certify(outcome.matrix)
-            else:
+                known.append(mask)
+                continue
+            if outcome.status == UNDECIDED:
                 out.undecided.append(subset)
+                continue
+            witness = outcome.matrix
+        uncovered = [m for _, m in pending[pos + 1:] if not any(m & c == m for c in certified)]
+        grown, witness = _grow(figures, satisfied(witness) | mask, witness, uncovered, known, satisfied, index,
+                               normal, deadline)
+        certified.append(grown)
+        matrices.append((grown, witness))
+        out.witnesses += 1
     return out
 
 
-def _witness_chain(figures: list[Figure], seed: tuple[int, ...], order: list[int], index: dict[str, int],
-                   normal: str, conflicts: list[tuple[int, ...]], deadline: float) -> tuple[list[list[int]], int] | None:
-    """A witness for ``seed``, then for each further figure in ``order`` (skipping any that would complete a known
-    conflict) one for the set so far plus it, kept when found: the last witness and the bitmask of the figures it
-    satisfies. None if the seed has none."""
-    members = list(seed)
-    witness = _find_witness([figures[i] for i in members], index, normal)
-    if witness is None:
-        return None
-    for i in order:
-        if i in members or any(set(c) <= {*members, i} for c in conflicts) or time.monotonic() > deadline:
+def _grow(figures: list[Figure], members: int, witness: list[list[int]], uncovered: list[int], known: list[int],
+          satisfied: Callable[[list[list[int]]], int], index: dict[str, int], normal: str,
+          deadline: float) -> tuple[int, list[list[int]]]:
+    """A witness (``witness`` at first) and the bitmask of the figures it satisfies (``members``), after growing it:
+    each figure outside it that some ``uncovered`` subset needs, most needed first (skipping one that would complete
+    a known conflict), is added when _refined_witness finds a witness for the set so far plus it. At most
+    GROW_MISSES failed searches in all."""
+    n, misses = len(figures), 0
+    need = [sum(1 for m in uncovered if m >> i & 1) for i in range(n)]
+    for i in sorted(range(n), key=lambda i: -need[i]):
+        if misses >= GROW_MISSES or time.monotonic() > deadline:
+            break
+        grown = members | 1 << i
+        if members >> i & 1 or not need[i] or any(c & grown == c for c in known):
             continue
-        if not _violated([figures[i]], witness, index, normal):
-            members.append(i)
+        found = _refined_witness([figures[j] for j in range(n) if grown >> j & 1], index, normal)
+        if found is None:
+            misses += 1
             continue
-        found = _find_witness([figures[j] for j in [*members, i]], index, normal)
-        if found is not None:
-            members.append(i)
-            witness = found
-    return witness, sum(1 << i for i in range(len(figures)) if not _violated([figures[i]], witness, index, normal))
+        witness, members = found, grown | satisfied(found)
+    return members, witness
 
 
-def _find_witness(figures: list[Figure], index: dict[str, int], normal: str) -> list[list[int]] | None:
-    """An exact witness for the figures by the relaxation and the witness searches alone (no SCIP), or None."""
-    outcome = _decide(figures, index, normal, exact=False)
-    if outcome.status != FEASIBLE:
-        return None
-    if outcome.proven:
-        return outcome.matrix
-    found = _witness(figures, index, normal, outcome)
-    return found.matrix if found is not None else None
+def _refined_witness(figures: list[Figure], index: dict[str, int], normal: str) -> list[list[int]] | None:
+    """The quick witness search: _refine from _shaped_start (about 0.1 s), or None (which proves nothing)."""
+    shaped = _shaped_start(figures, index, normal)
+    return None if shaped is None else _refine(figures, index, normal, shaped)
 
 
 def _assumption(figures: list[Figure], ids: list[str]) -> str:
@@ -1490,15 +1552,24 @@ def _infeasible_note(figures: list[Figure], conflicts: list[list[str]], search: 
     averaged = [f.id for f in figures if f.kind in RELAXED_KINDS]
     if averaged:
         named = [r for r in averaged if any(r in conflict for conflict in conflicts)]
-        what += (f"; the averaged figures ({', '.join(averaged)}) are then decided exactly (SCIP, after witness "
-                 f"searches) in each small subset the linear relaxation let through: {exact.tried} needed it")
+        if exact.subsets:
+            what += (f"; the averaged figures ({', '.join(averaged)}) are then decided exactly in each of the "
+                     f"{exact.subsets} subsets of at most {SMALL} figures that hold one of them and none of the "
+                     f"conflicts the linear relaxation proves: {exact.witnesses} witness matrices, checked in exact "
+                     f"arithmetic, cover the feasible ones, and {exact.tried} needed the full search (every witness "
+                     "search, then SCIP)")
+        else:
+            what += (f"; the averaged figures ({', '.join(averaged)}) are decided exactly (witness searches, then "
+                     "SCIP) wherever the linear relaxation lets a subset through")
         if exact.found:
-            what += f", {len(exact.found)} of them conflicts the relaxation missed"
+            what += f"; {len(exact.found)} of them are conflicts the relaxation missed"
         if exact.undecided:
-            what += f", {len(exact.undecided)} stayed undecided ({EXACT_TIME_LIMIT_S:g} s a solve; listed)"
+            what += f"; {len(exact.undecided)} stayed undecided ({EXACT_TIME_LIMIT_S:g} s a SCIP solve; listed)"
         if not exact.complete:
             what += (f"; the pass stopped at its {exact.budget_s:g} s budget, so the remaining such subsets were not "
                      "decided exactly, and a conflict among them, if any, is not listed")
+        elif not exact.undecided:
+            what += "; every one was decided"
         if named:
             what += f"; conflicts naming {', '.join(named)} rest on {_assumption(figures, named)}"
     if not search.complete:

@@ -137,3 +137,16 @@ def test_the_exact_model_refutes_what_the_relaxation_lets_through():
     assert consistent(figs, CLASSES, "N") is False
     result = check(figs, CLASSES, "N")
     assert not result.feasible and result.decided and result.conflicts == [["total", "mp"]]
+
+
+def test_weighted_f1_is_at_most_accuracy_plus_a_share_of_the_errors():
+    """R_i f_i = C_ii + f_i (R_i - P_i) / 2 bounds weighted F1 by accuracy + (1 - min F1) / 2 x error rate (here
+    0.9 + 0.1 x 0.1 = 0.91): brute force finds no matrix at 92%, the relaxation refutes it, and 90.5% (reached by
+    supports 6, 2, 2 with one error) is not refuted."""
+    m = every_matrix(10)
+    base = [Figure("total", "total", 10), Figure("er", "error_rate", "10%"), Figure("min", "f1_min", "80%")]
+    allowed = holds(m, base[1]) & (ratios(m, "f1").min(1) >= 0.8) & (m.sum(2) > 0).all(1)
+    high, reached = Figure("wf", "weighted_f1", "92%"), Figure("wf", "weighted_f1", "90.5%")
+    assert not (allowed & holds(m, high)).any() and (allowed & holds(m, reached)).any()
+    assert consistent([*base, high], CLASSES, "N") is False
+    assert consistent([*base, reached], CLASSES, "N") is not False

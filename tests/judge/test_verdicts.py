@@ -60,6 +60,11 @@ def test_the_joint_check_finds_the_writeups_evaluation_figures_cannot_all_hold(j
     named = [set(conflict["ids"]) for conflict in joint["conflicts"]]
     assert any({"errors", "accuracy"} <= ids for ids in named)  # 1 - 423/60,635 = 99.30%, not 99.38%
     assert joint["small_complete"]
+    # every subset of at most 3 figures with an averaged figure is decided too (a witness checked exactly, or a
+    # proof): the exact pass finished within its budget and left none undecided
+    assert joint["exact_complete"] and not joint["undecided"], joint["note"]
+    # weighted F1 is at most accuracy + (1 - the lowest class F1) / 2 x error rate: 1 - 0.9775 x 0.65% < 99.385%
+    assert any(set(c["ids"]) == {"error_rate", "all_classes_above_96", "weighted_f1"} for c in joint["conflicts"])
     for conflict in joint["conflicts"]:
         quotes = [(q["quote"], q["line"]) for q in conflict["quotes"]]
         assert all(line for _, line in quotes)  # every figure located in the write-up
