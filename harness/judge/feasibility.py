@@ -101,7 +101,7 @@ WITNESS_N_CAP = 200_000         # witness searches look among evaluation sets of
 EXACT_BUDGET_S = 240.0          # a guard on the exact pass over small subsets with averaged figures (the write-up: about 60 s)
 EXACT_TIME_LIMIT_S = 3.0       # per SCIP solve; past it the subset is undecided
 WARM_STARTS = 3                 # ... and a subset its quick search misses is tried from this many witnesses so far
-GROW_MISSES = 8                 # a witness of the exact pass is grown until this many figures could not be added
+GROW_MISSES = 4                 # a witness of the exact pass is grown until this many figures could not be added
 RATIO_SLACK = 1e-9              # float slack on ratio bounds, so an end exactly on a printed bound stays inside
 _ROUND_SLACK = 1e-6             # slack when rounding LP bounds of integer quantities to integers
 
@@ -1446,8 +1446,8 @@ def _exact_small(figures: list[Figure], decide: Decide, conflicts: list[tuple[in
 
     A greedy cover of witnesses: one integer matrix certifies every subset of the figures it satisfies (checked in
     exact arithmetic), so a subset no witness covers yet gets one from _refined_witness (about 0.1 s), which is then
-    grown (_grow) by the figures most of the still uncovered subsets contain, each addition a further witness search,
-    so that one witness covers many subsets. A subset the quick search finds none for is decided by ``decide`` (the
+    grown (_grow) by the figures most of the still uncovered subsets contain, each addition a further witness search
+    warm-started from the witness so far, so that one witness covers many subsets. A subset the quick search finds none for is decided by ``decide`` (the
     relaxation, every witness search, then SCIP): a conflict found is minimal, its proper subsets having been decided
     before it; an undecided one is listed. ``budget_s`` is a guard: the pass stops when it is spent (and says so)."""
     deadline = time.monotonic() + budget_s
@@ -1514,12 +1514,37 @@ def _grow(figures: list[Figure], members: int, witness: list[list[int]], uncover
         grown = members | 1 << i
         if members >> i & 1 or not need[i] or any(c & grown == c for c in known):
             continue
-        found = _refined_witness([figures[j] for j in range(n) if grown >> j & 1], index, normal)
+        chosen = [figures[j] for j in range(n) if grown >> j & 1]
+        # from the witness so far, moved to the nearest matrix that meets the linear figures (a few steps), else
+        # from a fresh start
+        near = _projected(chosen, index, normal, witness)
+        found = (_refine(chosen, index, normal, near) if near is not None else None) or \
+            _refined_witness(chosen, index, normal)
         if found is None:
             misses += 1
             continue
         witness, members = found, grown | satisfied(found)
     return members, witness
+
+
+def _projected(figures: list[Figure], index: dict[str, int], normal: str, start: list[list[int]]) -> list[list[int]] | None:
+    """The integer matrix of the narrowed linear model nearest ``start`` (least sum of absolute cell changes; HiGHS
+    within REFINE_GAP), or None: a witness that meets all but a new figure, moved just enough to meet the linear ones,
+    is a near start for _refine."""
+    model = _narrowed_model(figures, index, normal, cap=WITNESS_N_CAP_NEAR)
+    if model is None:
+        return None
+    base, kk = model.constraints(), model.k * model.k
+    w, eye = np.asarray(start, dtype=float).ravel(), coo_array(np.eye(kk))
+    a = vstack([hstack([base.A, coo_array((base.A.shape[0], kk))]), hstack([eye, -eye]), hstack([eye, eye])])
+    with _quiet_stdout():
+        res = milp(np.concatenate([np.zeros(kk), np.ones(kk)]),  # x - d <= w <= x + d: d >= |x - w|
+                   constraints=LinearConstraint(a, np.concatenate([base.lb, np.full(kk, -np.inf), w]),
+                                                np.concatenate([base.ub, w, np.full(kk, np.inf)])),
+                   integrality=np.concatenate([np.ones(kk), np.zeros(kk)]),
+                   bounds=Bounds(np.zeros(2 * kk), np.concatenate([np.broadcast_to(model.n_max, kk), np.full(kk, np.inf)])),
+                   options={"time_limit": WITNESS_TIME_LIMIT_S, "mip_rel_gap": REFINE_GAP})
+    return None if res.x is None else np.rint(res.x[:kk]).reshape(model.k, model.k).astype(int).tolist()
 
 
 def _refined_witness(figures: list[Figure], index: dict[str, int], normal: str) -> list[list[int]] | None:
