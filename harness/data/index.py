@@ -225,21 +225,26 @@ def decode_and_hash(batches: Iterable[list[str]], image_size: int, workers: int,
     thumbnails = [np.zeros((0, thumbnail_size * thumbnail_size * 3), np.uint8)]
     bar = tqdm(total=0, desc="index", unit="frame", unit_scale=True, disable=None)  # off when not a terminal
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
-        pending = []
-        for paths in batches:
-            pending += [pool.submit(_decode_chunk, (paths[i : i + _CHUNK], image_size, thumbnail_size))
-                        for i in range(0, len(paths), _CHUNK)]
-            bar.total += len(paths)
-        bar.refresh()
-        for future in pending:
-            h, k, c, r, t = future.result()
-            hashes.append(h)
-            checksums.append(k)
-            conversions += c
-            reasons += r
-            thumbnails.append(t)
-            bar.update(len(c))
-    bar.close()
+        try:
+            pending = []
+            for paths in batches:
+                pending += [pool.submit(_decode_chunk, (paths[i : i + _CHUNK], image_size, thumbnail_size))
+                            for i in range(0, len(paths), _CHUNK)]
+                bar.total += len(paths)
+                bar.refresh()
+            for future in pending:
+                h, k, c, r, t = future.result()
+                hashes.append(h)
+                checksums.append(k)
+                conversions += c
+                reasons += r
+                thumbnails.append(t)
+                bar.update(len(c))
+        except BaseException:  # a failing listing or worker, or Ctrl-C: drop the queued chunks, do not wait for them
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            bar.close()
     return np.concatenate(hashes), np.concatenate(checksums), conversions, reasons, np.concatenate(thumbnails)
 
 

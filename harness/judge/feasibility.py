@@ -1211,7 +1211,9 @@ def _explain(conflict: tuple[int, ...], figures: list[Figure], index: dict[str, 
                 f"{_printed(kinds['error_rate'])} add up to {_pct(alo + elo)} to {_pct(ahi + ehi)}.")
     rate = kinds.get("error_rate") or kinds.get("accuracy")
     if len(conflict) == 3 and rate is not None and {"f1_min", "weighted_f1"} <= set(kinds):
-        return _explain_weighted(rate, kinds["f1_min"], kinds["weighted_f1"])
+        told = _explain_weighted(rate, kinds["f1_min"], kinds["weighted_f1"])
+        if told is not None:  # else the bound is not what rules the three out: the general sentence below
+            return told
     others_of = {i: [figures[j] for j in conflict if j != i] for i in conflict}
     deadline = time.monotonic() + EXPLAIN_BUDGET_S
     for i in reversed(conflict):
@@ -1233,10 +1235,14 @@ def _explain(conflict: tuple[int, ...], figures: list[Figure], index: dict[str, 
             "the others fix.")
 
 
-def _explain_weighted(rate: Figure, floor: Figure, weighted: Figure) -> str:
-    """The weighted-F1 bound as a sentence: at most 1 - (1 + the lowest class F1) / 2 x the error rate."""
+def _explain_weighted(rate: Figure, floor: Figure, weighted: Figure) -> str | None:
+    """The weighted-F1 bound as a sentence: at most 1 - (1 + the lowest class F1) / 2 x the error rate; None when
+    that bound is not below the printed weighted F1 (three such figures can also conflict through a printed weighted
+    F1 that is too low, or through integer counts: the sentence would then be false)."""
     e = printed_interval(rate.value)[0] if rate.kind == "error_rate" else 1.0 - printed_interval(rate.value)[1]
     phi = _f1_floor(floor)
+    if not 1 - (1 + phi) / 2 * e < printed_interval(weighted.value)[0]:
+        return None
     return (f"Each class's support times its F1 is its correct count plus F1 x (support - predictions) / 2, and "
             f"supports and predictions have the same sum, so weighted F1 is at most accuracy + (1 - the lowest class "
             f"F1) / 2 x error rate: with an error rate of at least {_pct(e)} and every F1 at least {_pct(phi)}, at most "
@@ -1456,7 +1462,7 @@ def _exact_small(figures: list[Figure], decide: Decide, conflicts: list[tuple[in
     averaged = sum(1 << i for i, f in enumerate(figures) if f.kind in RELAXED_KINDS)
     known = [sum(1 << i for i in c) for c in conflicts]
     certified: list[int] = []  # bitmasks of the figures each witness satisfies
-    matrices: list[tuple[int, list[list[int]]]] = []  # (bitmask, a witness of the figures it holds), one per chain
+    matrices: list[tuple[int, list[list[int]]]] = []  # (bitmask, a witness of the figures it holds), one per witness
 
     def satisfied(matrix: list[list[int]]) -> int:
         return sum(1 << i for i in range(n) if not _violated([figures[i]], matrix, index, normal))
@@ -1478,8 +1484,12 @@ def _exact_small(figures: list[Figure], decide: Decide, conflicts: list[tuple[in
             if witness is not None:
                 break
         if witness is None:
-            if decide(subset, exact=False).status != FEASIBLE:
-                continue  # the relaxation refutes it (a conflict the search found) or is undecided (listed there)
+            relaxed = decide(subset, exact=False).status
+            if relaxed == UNDECIDED:
+                out.undecided.append(subset)
+                continue
+            if relaxed != FEASIBLE:
+                continue  # the relaxation refutes it: a conflict the search found, or one containing it
             out.tried += 1
             outcome = decide(subset)
             if outcome.status == INFEASIBLE:

@@ -152,6 +152,23 @@ def test_weighted_f1_is_at_most_accuracy_plus_a_share_of_the_errors():
     assert consistent([*base, reached], CLASSES, "N") is not False
 
 
+def test_the_weighted_f1_sentence_is_told_only_when_its_bound_decides():
+    """The sentence says weighted F1 is at most 1 - (1 + min F1) / 2 x error rate; with a printed weighted F1 that
+    is too low (also impossible here: brute force finds no matrix at 50%), that bound is not the reason, and the
+    sentence would be false: the general explanation is used instead."""
+    from harness.judge.feasibility import _explain_weighted
+
+    base = [Figure("er", "error_rate", "10%"), Figure("min", "f1_min", "80%")]
+    told = _explain_weighted(*base, Figure("wf", "weighted_f1", "92%"))
+    # the printed 10% is at least 9.5%, and 80% at least 79.5%: 1 - (1 + 0.795) / 2 x 9.5% = 91.474% < 91.5%
+    assert told is not None and told.endswith("at most 1 - 0.8975 x 9.500% = 91.474%, below the printed 92% "
+                                              "(91.500% to 92.500%).")
+    m = every_matrix(10)
+    allowed = holds(m, base[0]) & (ratios(m, "f1").min(1) >= 0.8) & (m.sum(2) > 0).all(1)
+    assert not (allowed & holds(m, Figure("wf", "weighted_f1", "50%"))).any()
+    assert _explain_weighted(*base, Figure("wf", "weighted_f1", "50%")) is None
+
+
 # mlscorecheck's binary names for the figures it checks, on classes ("N", "A") with A the positive class
 BINARY = {"sens": ("recall", "A"), "spec": ("recall", "N"), "ppv": ("precision", "A"), "npv": ("precision", "N"),
           "f1": ("f1", "A"), "f1n": ("f1", "N"), "acc": ("accuracy", None), "bacc": ("macro_recall", None)}
