@@ -786,9 +786,8 @@ def _refine(figures: list[Figure], index: dict[str, int], normal: str, start: li
     if model is None:
         return None
     k, averaged = model.k, [f for f in figures if f.kind in RELAXED_KINDS]
-    targets = [(lo + (hi - lo) / 4, hi - (hi - lo) / 4) for lo, hi in (_span(f, -MARGIN) for f in averaged)]
-
     spans = [_span(f, -MARGIN) for f in averaged]
+    targets = [(lo + (hi - lo) / 4, hi - (hi - lo) / 4) for lo, hi in spans]
 
     def miss(c: np.ndarray, within: list[Interval] = targets) -> float:
         values = [_averaged_value(f, c)[0] for f in averaged]
